@@ -1,0 +1,123 @@
+# CVC gateway: build, run and test harness.
+#
+#   make              build build/ngx_http_cvc_module.so
+#   make SANITIZE=1   same with ASan/UBSan, in build/asan/
+#   make run / stop   dev stack in .run/ (nginx + PostgreSQL + Redis)
+#   make test         full test suite in a throw-away stack (T=t/010-x.t to narrow)
+#   make deps         install the Debian packages we need
+#   make bench / clean
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := all
+
+NGINX_SRC ?= /usr/share/nginx/src
+
+# Debian's hardening flags (as in `nginx -V`); CVC_CFLAGS / CVC_LDFLAGS add more.
+# nginx's configure adds its own gcc warnings (-W -Wall ... -Werror) itself.
+DEB_CC_OPT := -g -O2 -fstack-protector-strong -Wformat -Werror=format-security \
+              -fPIC -Wdate-time -D_FORTIFY_SOURCE=2
+DEB_LD_OPT := -Wl,-z,relro -Wl,-z,now -fPIC
+CVC_CFLAGS ?=
+CVC_LDFLAGS ?=
+
+ifeq ($(SANITIZE),1)
+  BUILD   := build/asan
+  SAN_OPT := -fsanitize=address,undefined -fno-omit-frame-pointer
+else
+  SANITIZE :=
+  BUILD   := build
+  SAN_OPT :=
+endif
+
+CC_OPT := $(strip $(DEB_CC_OPT) $(SAN_OPT) $(CVC_CFLAGS))
+LD_OPT := $(strip $(DEB_LD_OPT) $(SAN_OPT) $(CVC_LDFLAGS))
+
+SRC     := $(BUILD)/nginx-src
+MODULE  := $(BUILD)/ngx_http_cvc_module.so
+MOD_SRC := $(wildcard ngx_cvc_module/*)
+
+# Dev stack settings (scripts/stack reads them from the environment).
+RUN_DIR        := .run
+CVC_PORT       ?= 8080
+CVC_PG_PORT    ?= 55432
+CVC_REDIS_PORT ?= 56379
+export CVC_PORT CVC_PG_PORT CVC_REDIS_PORT SANITIZE
+
+PACKAGES := nginx nginx-dev libhiredis-dev libpq-dev libjansson-dev libssl-dev \
+            postgresql redis-server libxlsxwriter-dev libcurl4-openssl-dev \
+            python3-aiosmtpd gcc make perl curl procps openssl
+
+.PHONY: all deps run stop test bench clean FORCE
+
+all: $(MODULE)
+
+# Install only what is missing; apt-get update only when needed.
+deps:
+	@missing=""; \
+	for p in $(PACKAGES); do \
+	  dpkg -s $$p 2>/dev/null | grep -q '^Status: install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get update -q && apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+
+# A private copy of Debian's nginx source tree: configure writes objs/ into it.
+$(SRC)/configure:
+	rm -rf $(SRC) && mkdir -p $(dir $(SRC))
+	cp -a $(NGINX_SRC) $(SRC)
+
+# The configure inputs that are not files (flags, list of module files);
+# rewritten only when they change, so that a change re-runs configure.
+$(BUILD)/configure.args: FORCE
+	@mkdir -p $(BUILD)
+	@printf '%s\n' 'cc: $(CC_OPT)' 'ld: $(LD_OPT)' $(MOD_SRC) > $@.new
+	@if cmp -s $@.new $@; then rm $@.new; else mv $@.new $@; fi
+
+$(SRC)/objs/Makefile: $(SRC)/configure config $(BUILD)/configure.args
+	cd $(SRC) && source ./conf_flags && \
+	  env -u CFLAGS -u LDFLAGS ./configure "$${NGX_CONF_FLAGS[@]}" \
+	    --with-cc-opt='$(CC_OPT)' --with-ld-opt='$(LD_OPT)' \
+	    --add-dynamic-module=$(CURDIR)
+	@# nginx adds -Werror only when CFLAGS is unset; make sure it did.
+	@grep '^CFLAGS' $@ | grep -q -- '-Werror' || \
+	  { echo "objs/Makefile: CFLAGS lack -Werror" >&2; rm -f $@; exit 1; }
+
+# nginx's Makefile does not know our headers: drop the module's objects so
+# that any change under ngx_cvc_module/ recompiles all of it.
+$(MODULE): $(SRC)/objs/Makefile $(MOD_SRC)
+	find $(SRC)/objs/addon -name '*.o' -delete 2>/dev/null || true
+	$(MAKE) -C $(SRC) -f objs/Makefile modules
+	@# copy + rename: never rewrite a .so that a running nginx has mapped
+	cp $(SRC)/objs/ngx_http_cvc_module.so $@.tmp && mv -f $@.tmp $@
+	@echo "built $@"
+
+# Dev stack in .run/. Safe to run twice: services stay up, nginx reloads.
+run: deps all
+	@mkdir -p $(RUN_DIR)
+	@if [ -n "$$CVC_OPS_TOKEN" ]; then token="$$CVC_OPS_TOKEN"; \
+	 else [ -s $(RUN_DIR)/ops_token ] || openssl rand -hex 32 > $(RUN_DIR)/ops_token; \
+	      token=$$(cat $(RUN_DIR)/ops_token); fi; \
+	 CVC_OPS_TOKEN=$$token CVC_WORKERS=$${CVC_WORKERS:-2} \
+	 CVC_CONF=$${CVC_CONF:-conf/dev.conf} CVC_MODULE=$(MODULE) \
+	   scripts/stack start $(RUN_DIR) && \
+	 echo && echo "CVC gateway: http://127.0.0.1:$(CVC_PORT)" && \
+	 echo "ops token:   $$token" && \
+	 if [ -x scripts/demo-data ]; then \
+	   CVC_URL=http://127.0.0.1:$(CVC_PORT) CVC_OPS_TOKEN=$$token scripts/demo-data $(RUN_DIR); \
+	 fi
+
+stop:
+	scripts/stack stop $(RUN_DIR)
+
+test: deps all
+	CVC_MODULE=$(MODULE) scripts/run-tests $(T)
+
+bench:
+	@if [ -x bench/run ]; then bench/run; else echo "no bench/run yet"; fi
+
+clean:
+	rm -rf build
+
+FORCE:
