@@ -1,0 +1,425 @@
+
+/*
+ * CVC gateway: module glue, directives and the worker's start and exit.
+ */
+
+
+#include "ngx_http_cvc_module.h"
+
+
+static ngx_int_t ngx_http_cvc_add_variables(ngx_conf_t *cf);
+static void *ngx_http_cvc_create_main_conf(ngx_conf_t *cf);
+static char *ngx_http_cvc_init_main_conf(ngx_conf_t *cf, void *conf);
+static void *ngx_http_cvc_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_cvc_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+static char *ngx_http_cvc_redis(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_cvc_thread_pool(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_cvc_enable(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static ngx_int_t ngx_http_cvc_init_process(ngx_cycle_t *cycle);
+static void ngx_http_cvc_exit_process(ngx_cycle_t *cycle);
+
+
+static ngx_command_t  ngx_http_cvc_commands[] = {
+
+    { ngx_string("cvc_postgres"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_cvc_main_conf_t, pg.conninfo),
+      NULL },
+
+    { ngx_string("cvc_postgres_pool"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_cvc_main_conf_t, pg.size),
+      NULL },
+
+    { ngx_string("cvc_postgres_queue"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_cvc_main_conf_t, pg.queue),
+      NULL },
+
+    { ngx_string("cvc_redis"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_cvc_redis,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("cvc_redis_pool"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_cvc_main_conf_t, redis.size),
+      NULL },
+
+    { ngx_string("cvc_connect_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_cvc_main_conf_t, connect_timeout),
+      NULL },
+
+    { ngx_string("cvc_query_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_cvc_main_conf_t, query_timeout),
+      NULL },
+
+    { ngx_string("cvc_thread_pool"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_cvc_thread_pool,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("cvc_api"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_http_cvc_enable,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_cvc_loc_conf_t, api),
+      NULL },
+
+    { ngx_string("cvc_ops"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_http_cvc_enable,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_cvc_loc_conf_t, ops),
+      NULL },
+
+    { ngx_string("cvc_ops_token"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_cvc_loc_conf_t, ops_token),
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_cvc_module_ctx = {
+    ngx_http_cvc_add_variables,            /* preconfiguration */
+    NULL,                                  /* postconfiguration */
+
+    ngx_http_cvc_create_main_conf,         /* create main configuration */
+    ngx_http_cvc_init_main_conf,           /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    ngx_http_cvc_create_loc_conf,          /* create location configuration */
+    ngx_http_cvc_merge_loc_conf            /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_cvc_module = {
+    NGX_MODULE_V1,
+    &ngx_http_cvc_module_ctx,              /* module context */
+    ngx_http_cvc_commands,                 /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    ngx_http_cvc_init_process,             /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    ngx_http_cvc_exit_process,             /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+static ngx_http_variable_t  ngx_http_cvc_vars[] = {
+
+    { ngx_string("cvc_request_id"), NULL,
+      ngx_http_cvc_request_id_variable, 0,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+      ngx_http_null_variable
+};
+
+
+static ngx_int_t
+ngx_http_cvc_add_variables(ngx_conf_t *cf)
+{
+    ngx_http_variable_t  *var, *v;
+
+    for (v = ngx_http_cvc_vars; v->name.len; v++) {
+        var = ngx_http_add_variable(cf, &v->name, v->flags);
+        if (var == NULL) {
+            return NGX_ERROR;
+        }
+
+        var->get_handler = v->get_handler;
+        var->data = v->data;
+    }
+
+    return NGX_OK;
+}
+
+
+static void *
+ngx_http_cvc_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_cvc_main_conf_t  *mcf;
+
+    mcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_cvc_main_conf_t));
+    if (mcf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     mcf->pg.conninfo = { 0, NULL };
+     *     mcf->redis.host = { 0, NULL };
+     *     mcf->thread_pool_name = { 0, NULL };
+     */
+
+    mcf->pg.size = NGX_CONF_UNSET_UINT;
+    mcf->pg.queue = NGX_CONF_UNSET_UINT;
+    mcf->redis.size = NGX_CONF_UNSET_UINT;
+    mcf->connect_timeout = NGX_CONF_UNSET_MSEC;
+    mcf->query_timeout = NGX_CONF_UNSET_MSEC;
+
+    return mcf;
+}
+
+
+static char *
+ngx_http_cvc_init_main_conf(ngx_conf_t *cf, void *conf)
+{
+    ngx_http_cvc_main_conf_t  *mcf = conf;
+
+    static ngx_str_t  default_pool = ngx_string("default");
+
+    ngx_conf_init_uint_value(mcf->pg.size, 4);
+    ngx_conf_init_uint_value(mcf->pg.queue, 256);
+    ngx_conf_init_uint_value(mcf->redis.size, 2);
+    ngx_conf_init_msec_value(mcf->connect_timeout, 2000);
+    ngx_conf_init_msec_value(mcf->query_timeout, 5000);
+
+    if (mcf->pg.size == 0 || mcf->redis.size == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "cvc_postgres_pool and cvc_redis_pool must be "
+                           "at least 1");
+        return NGX_CONF_ERROR;
+    }
+
+    mcf->enabled = (mcf->pg.conninfo.len > 0);
+
+    if (!mcf->enabled) {
+        return NGX_CONF_OK;
+    }
+
+    if (mcf->redis.host.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"cvc_postgres\" is set but \"cvc_redis\" is not");
+        return NGX_CONF_ERROR;
+    }
+
+    if (mcf->thread_pool == NULL) {
+        mcf->thread_pool_name = default_pool;
+        mcf->thread_pool = ngx_thread_pool_add(cf, &default_pool);
+        if (mcf->thread_pool == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static void *
+ngx_http_cvc_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_cvc_loc_conf_t  *lcf;
+
+    lcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_cvc_loc_conf_t));
+    if (lcf == NULL) {
+        return NULL;
+    }
+
+    lcf->api = NGX_CONF_UNSET;
+    lcf->ops = NGX_CONF_UNSET;
+
+    return lcf;
+}
+
+
+static char *
+ngx_http_cvc_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_cvc_loc_conf_t  *prev = parent;
+    ngx_http_cvc_loc_conf_t  *conf = child;
+
+    ngx_http_cvc_main_conf_t  *mcf;
+
+    ngx_conf_merge_value(conf->api, prev->api, 0);
+    ngx_conf_merge_value(conf->ops, prev->ops, 0);
+    ngx_conf_merge_str_value(conf->ops_token, prev->ops_token, "");
+
+    if (!conf->api && !conf->ops) {
+        return NGX_CONF_OK;
+    }
+
+    mcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_cvc_module);
+
+    if (!mcf->enabled) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"cvc_api\" and \"cvc_ops\" need \"cvc_postgres\" "
+                           "and \"cvc_redis\" in the http block");
+        return NGX_CONF_ERROR;
+    }
+
+    if (conf->ops && conf->ops_token.len < 32) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"cvc_ops\" needs \"cvc_ops_token\" of at least "
+                           "32 characters");
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* cvc_redis 127.0.0.1:6379; a name is resolved here, never at run time */
+
+static char *
+ngx_http_cvc_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_cvc_main_conf_t  *mcf = conf;
+
+    u_char     *p;
+    ngx_str_t  *value;
+    ngx_url_t   u;
+
+    if (mcf->redis.host.len) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    ngx_memzero(&u, sizeof(ngx_url_t));
+    u.url = value[1];
+    u.default_port = 6379;
+
+    if (ngx_parse_url(cf->pool, &u) != NGX_OK) {
+        if (u.err) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "%s in \"%V\"",
+                               u.err, &u.url);
+        }
+
+        return NGX_CONF_ERROR;
+    }
+
+    if (u.naddrs == 0 || u.addrs[0].sockaddr->sa_family != AF_INET) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\" must resolve to an IPv4 address", &u.url);
+        return NGX_CONF_ERROR;
+    }
+
+    p = ngx_pnalloc(cf->pool, NGX_INET_ADDRSTRLEN + 1);
+    if (p == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    mcf->redis.host.len = ngx_sock_ntop(u.addrs[0].sockaddr,
+                                        u.addrs[0].socklen, p,
+                                        NGX_INET_ADDRSTRLEN, 0);
+    p[mcf->redis.host.len] = '\0';
+    mcf->redis.host.data = p;
+    mcf->redis.port = u.port;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_cvc_thread_pool(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_cvc_main_conf_t  *mcf = conf;
+
+    ngx_str_t  *value;
+
+    if (mcf->thread_pool != NULL) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    mcf->thread_pool_name = value[1];
+    mcf->thread_pool = ngx_thread_pool_add(cf, &value[1]);
+
+    if (mcf->thread_pool == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* cvc_api on; cvc_ops on; the location's content is the module's */
+
+static char *
+ngx_http_cvc_enable(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    char                      *rv;
+    ngx_flag_t                *fp;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    rv = ngx_conf_set_flag_slot(cf, cmd, conf);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    fp = (ngx_flag_t *) ((char *) conf + cmd->offset);
+
+    if (*fp) {
+        clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+        clcf->handler = ngx_http_cvc_handler;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_cvc_init_process(ngx_cycle_t *cycle)
+{
+    ngx_http_cvc_main_conf_t  *mcf;
+
+    if (ngx_process != NGX_PROCESS_WORKER
+        && ngx_process != NGX_PROCESS_SINGLE)
+    {
+        return NGX_OK;
+    }
+
+    mcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_cvc_module);
+
+    if (mcf == NULL || !mcf->enabled) {
+        return NGX_OK;
+    }
+
+    if (ngx_http_cvc_pg_init_process(cycle, mcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_cvc_redis_init_process(cycle, mcf);
+}
+
+
+static void
+ngx_http_cvc_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_http_cvc_pg_exit_process(cycle);
+    ngx_http_cvc_redis_exit_process(cycle);
+}

@@ -1,0 +1,192 @@
+
+/*
+ * CVC gateway: the Cheque-Vacances Connect payment-request API inline in
+ * nginx.  The one header shared by the module's files.
+ */
+
+
+#ifndef _NGX_HTTP_CVC_MODULE_H_INCLUDED_
+#define _NGX_HTTP_CVC_MODULE_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include <ngx_thread_pool.h>
+
+#include <libpq-fe.h>
+#include <hiredis/hiredis.h>
+#include <jansson.h>
+
+
+#define NGX_HTTP_CVC_VERSION            "0.1.0"
+
+#define NGX_HTTP_CVC_MAX_BODY           65536
+#define NGX_HTTP_CVC_REQUEST_ID_LEN     128
+#define NGX_HTTP_CVC_MAX_PARAMS         8
+
+
+typedef struct ngx_http_cvc_pg_op_s     ngx_http_cvc_pg_op_t;
+typedef struct ngx_http_cvc_redis_cmd_s ngx_http_cvc_redis_cmd_t;
+typedef struct ngx_http_cvc_task_s      ngx_http_cvc_task_t;
+typedef struct ngx_http_cvc_ctx_s       ngx_http_cvc_ctx_t;
+
+
+/*
+ * A backend operation calls its handler exactly once, unless the caller
+ * detached it first.  rc is NGX_OK with a result, or NGX_ERROR when the
+ * backend failed or timed out (res/reply is NULL then).
+ */
+typedef void (*ngx_http_cvc_pg_handler_pt)(void *data, ngx_int_t rc,
+    PGresult *res);
+typedef void (*ngx_http_cvc_redis_handler_pt)(void *data, ngx_int_t rc,
+    redisReply *reply);
+
+
+/*
+ * Work for the thread pool: work() runs in a thread on ctx alone (copies of
+ * its inputs, room for its outputs); done() runs back on the event loop
+ * with the caller's data, unless the caller detached the task.
+ */
+typedef void (*ngx_http_cvc_task_work_pt)(void *ctx);
+typedef void (*ngx_http_cvc_task_done_pt)(void *data, void *ctx);
+
+struct ngx_http_cvc_task_s {
+    ngx_http_cvc_task_work_pt   work;
+    ngx_http_cvc_task_done_pt   done;
+    void                       *data;
+    void                       *ctx;
+    ngx_thread_task_t          *thread;
+};
+
+
+typedef struct {
+    ngx_str_t                   conninfo;
+    ngx_uint_t                  size;
+    ngx_uint_t                  queue;
+} ngx_http_cvc_pg_conf_t;
+
+
+typedef struct {
+    ngx_str_t                   host;
+    in_port_t                   port;
+    ngx_uint_t                  size;
+} ngx_http_cvc_redis_conf_t;
+
+
+typedef struct {
+    ngx_http_cvc_pg_conf_t      pg;
+    ngx_http_cvc_redis_conf_t   redis;
+    ngx_msec_t                  connect_timeout;
+    ngx_msec_t                  query_timeout;
+    ngx_str_t                   thread_pool_name;
+    ngx_thread_pool_t          *thread_pool;
+    ngx_flag_t                  enabled;
+} ngx_http_cvc_main_conf_t;
+
+
+typedef struct {
+    ngx_flag_t                  api;
+    ngx_flag_t                  ops;
+    ngx_str_t                   ops_token;
+} ngx_http_cvc_loc_conf_t;
+
+
+typedef ngx_int_t (*ngx_http_cvc_route_handler_pt)(ngx_http_request_t *r,
+    ngx_http_cvc_ctx_t *ctx);
+
+
+typedef struct {
+    ngx_uint_t                      methods;
+    const char                     *pattern;
+    ngx_http_cvc_route_handler_pt   handler;
+    unsigned                        ops:1;
+} ngx_http_cvc_route_t;
+
+
+/* per request */
+struct ngx_http_cvc_ctx_s {
+    ngx_str_t                       request_id;
+    const ngx_http_cvc_route_t     *route;
+    ngx_str_t                       params[NGX_HTTP_CVC_MAX_PARAMS];
+    ngx_uint_t                      nparams;
+    json_t                         *body;
+
+    /* the backend operations in flight, detached if the request goes */
+    ngx_http_cvc_pg_op_t           *pg_op;
+    ngx_http_cvc_redis_cmd_t       *redis_cmd;
+    ngx_http_cvc_task_t            *task;
+
+    /* resource state */
+    ngx_uint_t                      pending;
+    ngx_int_t                       pg_rc;
+    ngx_int_t                       redis_rc;
+    void                           *data;
+};
+
+
+extern ngx_module_t  ngx_http_cvc_module;
+
+
+/* ngx_http_cvc_handler.c */
+ngx_int_t ngx_http_cvc_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_cvc_request_id_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+ngx_int_t ngx_http_cvc_add_header(ngx_http_request_t *r, const char *name,
+    ngx_str_t *value);
+ngx_int_t ngx_http_cvc_send_json(ngx_http_request_t *r, ngx_uint_t status,
+    json_t *json);
+ngx_int_t ngx_http_cvc_send_error(ngx_http_request_t *r, ngx_uint_t status,
+    const char *code, const char *message, json_t *extra);
+ngx_int_t ngx_http_cvc_send_unavailable(ngx_http_request_t *r,
+    const char *what);
+void ngx_http_cvc_finalize(ngx_http_request_t *r, ngx_int_t rc);
+
+/* ngx_http_cvc_router.c */
+ngx_int_t ngx_http_cvc_route(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
+    ngx_flag_t ops, ngx_str_t *allow);
+
+/* ngx_http_cvc_json.c */
+json_t *ngx_http_cvc_json_parse(u_char *data, size_t len, ngx_str_t *error,
+    ngx_pool_t *pool);
+u_char *ngx_http_cvc_json_dump(ngx_pool_t *pool, json_t *json, size_t *len);
+json_t *ngx_http_cvc_json_unknown_fields(json_t *body,
+    const char *const *allowed);
+const char *ngx_http_cvc_json_string(json_t *body, const char *name,
+    size_t min, size_t max, ngx_flag_t required, json_t *errors);
+
+/* ngx_http_cvc_event.c */
+ngx_connection_t *ngx_http_cvc_conn_get(ngx_socket_t fd,
+    ngx_event_handler_pt handler, void *data, ngx_log_t *log);
+ngx_int_t ngx_http_cvc_conn_want(ngx_connection_t *c, ngx_flag_t read,
+    ngx_flag_t write);
+void ngx_http_cvc_conn_free(ngx_connection_t *c);
+
+/* ngx_http_cvc_pg.c */
+ngx_int_t ngx_http_cvc_pg_init_process(ngx_cycle_t *cycle,
+    ngx_http_cvc_main_conf_t *mcf);
+void ngx_http_cvc_pg_exit_process(ngx_cycle_t *cycle);
+ngx_int_t ngx_http_cvc_pg_query(ngx_http_cvc_pg_op_t **opp, const char *sql,
+    ngx_uint_t nparams, ngx_str_t *params, ngx_http_cvc_pg_handler_pt handler,
+    void *data);
+void ngx_http_cvc_pg_detach(ngx_http_cvc_pg_op_t *op);
+
+/* ngx_http_cvc_redis.c */
+ngx_int_t ngx_http_cvc_redis_init_process(ngx_cycle_t *cycle,
+    ngx_http_cvc_main_conf_t *mcf);
+void ngx_http_cvc_redis_exit_process(ngx_cycle_t *cycle);
+ngx_int_t ngx_http_cvc_redis_command(ngx_http_cvc_redis_cmd_t **cmdp,
+    int argc, const char **argv, const size_t *argvlen,
+    ngx_http_cvc_redis_handler_pt handler, void *data);
+void ngx_http_cvc_redis_detach(ngx_http_cvc_redis_cmd_t *cmd);
+
+/* ngx_http_cvc_thread.c */
+ngx_http_cvc_task_t *ngx_http_cvc_task_alloc(size_t size);
+ngx_int_t ngx_http_cvc_task_post(ngx_http_cvc_task_t *task);
+void ngx_http_cvc_task_detach(ngx_http_cvc_task_t *task);
+
+/* resources */
+ngx_int_t ngx_http_cvc_health(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx);
+
+
+#endif /* _NGX_HTTP_CVC_MODULE_H_INCLUDED_ */

@@ -1,0 +1,155 @@
+
+/*
+ * CVC gateway: the router.  A route is a method set and a path pattern
+ * whose "{name}" segments capture one path segment each; the first route
+ * whose pattern matches wins, so literal segments are listed before the
+ * captures they would shadow.
+ */
+
+
+#include "ngx_http_cvc_module.h"
+
+
+#define NGX_HTTP_CVC_GET   (NGX_HTTP_GET|NGX_HTTP_HEAD)
+
+
+static const ngx_http_cvc_route_t  ngx_http_cvc_routes[] = {
+
+    { NGX_HTTP_CVC_GET, "/api/v1/health", ngx_http_cvc_health, 0 },
+
+    { 0, NULL, NULL, 0 }
+};
+
+
+static ngx_int_t ngx_http_cvc_match(ngx_str_t *path, const char *pattern,
+    ngx_str_t *params, ngx_uint_t *nparams);
+
+
+/*
+ * Finds the route of the request and its captures.  NGX_DECLINED: no route
+ * has this path (allow is empty) or none takes this method (allow lists
+ * those that do).
+ */
+
+ngx_int_t
+ngx_http_cvc_route(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
+    ngx_flag_t ops, ngx_str_t *allow)
+{
+    u_char                      *p;
+    ngx_uint_t                   methods, nparams;
+    ngx_str_t                    params[NGX_HTTP_CVC_MAX_PARAMS];
+    const ngx_http_cvc_route_t  *rt;
+
+    methods = 0;
+    ngx_str_null(allow);
+
+    for (rt = ngx_http_cvc_routes; rt->pattern != NULL; rt++) {
+
+        if ((ngx_flag_t) rt->ops != ops) {
+            continue;
+        }
+
+        if (ngx_http_cvc_match(&r->uri, rt->pattern, params, &nparams)
+            != NGX_OK)
+        {
+            continue;
+        }
+
+        if (!(rt->methods & r->method)) {
+            methods |= rt->methods;
+            continue;
+        }
+
+        ctx->route = rt;
+        ctx->nparams = nparams;
+        ngx_memcpy(ctx->params, params, nparams * sizeof(ngx_str_t));
+
+        return NGX_OK;
+    }
+
+    if (methods == 0) {
+        return NGX_DECLINED;
+    }
+
+    p = ngx_pnalloc(r->pool, sizeof("GET, HEAD, POST, PUT, PATCH, DELETE"));
+    if (p == NULL) {
+        return NGX_DECLINED;
+    }
+
+    allow->data = p;
+
+    if (methods & NGX_HTTP_GET) {
+        p = ngx_cpymem(p, "GET, HEAD, ", sizeof("GET, HEAD, ") - 1);
+    }
+
+    if (methods & NGX_HTTP_POST) {
+        p = ngx_cpymem(p, "POST, ", sizeof("POST, ") - 1);
+    }
+
+    if (methods & NGX_HTTP_PUT) {
+        p = ngx_cpymem(p, "PUT, ", sizeof("PUT, ") - 1);
+    }
+
+    if (methods & NGX_HTTP_PATCH) {
+        p = ngx_cpymem(p, "PATCH, ", sizeof("PATCH, ") - 1);
+    }
+
+    if (methods & NGX_HTTP_DELETE) {
+        p = ngx_cpymem(p, "DELETE, ", sizeof("DELETE, ") - 1);
+    }
+
+    allow->len = p - allow->data - 2;
+
+    return NGX_DECLINED;
+}
+
+
+static ngx_int_t
+ngx_http_cvc_match(ngx_str_t *path, const char *pattern, ngx_str_t *params,
+    ngx_uint_t *nparams)
+{
+    u_char      *p, *last, *start;
+    const char  *s;
+
+    p = path->data;
+    last = path->data + path->len;
+    s = pattern;
+    *nparams = 0;
+
+    while (*s != '\0') {
+
+        if (*s != '{') {
+            if (p == last || *p != (u_char) *s) {
+                return NGX_DECLINED;
+            }
+
+            p++;
+            s++;
+            continue;
+        }
+
+        /* a capture: one non-empty path segment */
+
+        while (*s != '}') {
+            s++;
+        }
+
+        s++;
+
+        start = p;
+
+        while (p < last && *p != '/') {
+            p++;
+        }
+
+        if (p == start || *nparams == NGX_HTTP_CVC_MAX_PARAMS) {
+            return NGX_DECLINED;
+        }
+
+        params[*nparams].data = start;
+        params[*nparams].len = p - start;
+        (*nparams)++;
+    }
+
+    return (p == last) ? NGX_OK : NGX_DECLINED;
+}

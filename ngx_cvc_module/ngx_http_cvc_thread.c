@@ -1,0 +1,90 @@
+
+/*
+ * CVC gateway: CPU-heavy or blocking work (scrypt, files, SMTP) in the
+ * nginx thread pool named by cvc_thread_pool.  A task is allocated outside
+ * any request pool, so that a request that goes away while its task runs
+ * only detaches from it; the task ends on the event loop and is freed there.
+ */
+
+
+#include "ngx_http_cvc_module.h"
+
+
+static void ngx_http_cvc_task_run(void *data, ngx_log_t *log);
+static void ngx_http_cvc_task_done(ngx_event_t *ev);
+
+
+/* a task with size bytes of zeroed ctx */
+
+ngx_http_cvc_task_t *
+ngx_http_cvc_task_alloc(size_t size)
+{
+    ngx_thread_task_t    *thread;
+    ngx_http_cvc_task_t  *task;
+
+    thread = ngx_calloc(sizeof(ngx_thread_task_t) + sizeof(ngx_http_cvc_task_t)
+                        + size, ngx_cycle->log);
+    if (thread == NULL) {
+        return NULL;
+    }
+
+    task = (ngx_http_cvc_task_t *) (thread + 1);
+
+    task->thread = thread;
+    task->ctx = (size > 0) ? (void *) (task + 1) : NULL;
+
+    thread->ctx = task;
+    thread->handler = ngx_http_cvc_task_run;
+    thread->event.handler = ngx_http_cvc_task_done;
+    thread->event.data = task;
+    thread->event.log = ngx_cycle->log;
+
+    return task;
+}
+
+
+/* NGX_AGAIN: done() will be called; NGX_ERROR: the task was freed */
+
+ngx_int_t
+ngx_http_cvc_task_post(ngx_http_cvc_task_t *task)
+{
+    ngx_http_cvc_main_conf_t  *mcf;
+
+    mcf = ngx_http_cycle_get_module_main_conf(ngx_cycle, ngx_http_cvc_module);
+
+    if (ngx_thread_task_post(mcf->thread_pool, task->thread) != NGX_OK) {
+        ngx_free(task->thread);
+        return NGX_ERROR;
+    }
+
+    return NGX_AGAIN;
+}
+
+
+void
+ngx_http_cvc_task_detach(ngx_http_cvc_task_t *task)
+{
+    task->done = NULL;
+}
+
+
+static void
+ngx_http_cvc_task_run(void *data, ngx_log_t *log)
+{
+    ngx_http_cvc_task_t  *task = data;
+
+    task->work(task->ctx);
+}
+
+
+static void
+ngx_http_cvc_task_done(ngx_event_t *ev)
+{
+    ngx_http_cvc_task_t  *task = ev->data;
+
+    if (task->done != NULL) {
+        task->done(task->data, task->ctx);
+    }
+
+    ngx_free(task->thread);
+}
