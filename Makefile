@@ -45,7 +45,7 @@ export CVC_PORT CVC_PG_PORT CVC_REDIS_PORT SANITIZE
 
 PACKAGES := nginx nginx-dev libhiredis-dev libpq-dev libjansson-dev libssl-dev \
             postgresql redis-server libxlsxwriter-dev libcurl4-openssl-dev \
-            python3-aiosmtpd gcc make perl curl procps openssl
+            python3-aiosmtpd gcc libc6-dev make perl curl procps openssl
 
 .PHONY: all deps run stop test bench clean FORCE
 
