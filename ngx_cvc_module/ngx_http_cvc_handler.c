@@ -78,6 +78,17 @@ ngx_http_cvc_handler(ngx_http_request_t *r)
                                        NULL);
     }
 
+    if (ctx->route->ops && ngx_http_cvc_ops_auth(r) != NGX_OK) {
+        if (ngx_http_discard_request_body(r) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return ngx_http_cvc_send_error(r, NGX_HTTP_UNAUTHORIZED,
+                                       "unauthenticated",
+                                       "The ops token is missing or wrong.",
+                                       NULL);
+    }
+
     if (r->headers_in.content_length_n > 0 || r->headers_in.chunked) {
 
         if (ngx_http_cvc_json_content_type(r) != NGX_OK) {
@@ -396,20 +407,35 @@ ngx_http_cvc_add_header(ngx_http_request_t *r, const char *name,
 ngx_int_t
 ngx_http_cvc_send_json(ngx_http_request_t *r, ngx_uint_t status, json_t *json)
 {
-    size_t        len;
-    u_char       *p;
-    ngx_int_t     rc;
-    ngx_buf_t    *b;
-    ngx_chain_t   out;
-
-    static ngx_str_t  no_store = ngx_string("no-store");
-    static ngx_str_t  nosniff = ngx_string("nosniff");
+    u_char     *p;
+    size_t      len;
+    ngx_str_t   text;
 
     p = ngx_http_cvc_json_dump(r->pool, json, &len);
 
     if (p == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
+
+    text.data = p;
+    text.len = len;
+
+    return ngx_http_cvc_send_raw(r, status, &text);
+}
+
+
+/* sends JSON text as it is (an answer built by PostgreSQL) */
+
+ngx_int_t
+ngx_http_cvc_send_raw(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_str_t *text)
+{
+    ngx_int_t     rc;
+    ngx_buf_t    *b;
+    ngx_chain_t   out;
+
+    static ngx_str_t  no_store = ngx_string("no-store");
+    static ngx_str_t  nosniff = ngx_string("nosniff");
 
     if (ngx_http_cvc_add_header(r, "Cache-Control", &no_store) != NGX_OK
         || ngx_http_cvc_add_header(r, "X-Content-Type-Options", &nosniff)
@@ -422,15 +448,20 @@ ngx_http_cvc_send_json(ngx_http_request_t *r, ngx_uint_t status, json_t *json)
     r->headers_out.content_type = ngx_http_cvc_json_type;
     r->headers_out.content_type_len = ngx_http_cvc_json_type.len;
     r->headers_out.content_type_lowcase = NULL;
-    r->headers_out.content_length_n = len;
+    r->headers_out.content_length_n = text->len;
+
+    if (text->len == 0) {
+        r->header_only = 1;
+        return ngx_http_send_header(r);
+    }
 
     b = ngx_calloc_buf(r->pool);
     if (b == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    b->pos = p;
-    b->last = p + len;
+    b->pos = text->data;
+    b->last = text->data + text->len;
     b->memory = 1;
     b->last_buf = 1;
     b->last_in_chain = 1;
@@ -466,19 +497,21 @@ ngx_http_cvc_send_error(ngx_http_request_t *r, ngx_uint_t status,
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                   "cvc: %ui %s: %s", status, code, message);
 
-    error = (extra != NULL) ? extra : json_object();
+    error = json_pack("{ssss}", "code", code, "message", message);
 
     if (error == NULL
-        || json_object_set_new(error, "code", json_string(code)) != 0
-        || json_object_set_new(error, "message", json_string(message)) != 0
+        || (extra != NULL && json_object_update(error, extra) != 0)
         || json_object_set_new(error, "request_id",
                                json_stringn((char *) ctx->request_id.data,
                                             ctx->request_id.len))
            != 0)
     {
+        json_decref(extra);
         json_decref(error);
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
+
+    json_decref(extra);
 
     json = json_pack("{so}", "error", error);
     if (json == NULL) {
@@ -514,12 +547,74 @@ ngx_http_cvc_send_unavailable(ngx_http_request_t *r, const char *what)
 }
 
 
-/* ends a request from a backend or thread callback */
+/* 422 validation_failed with the fields at fault (stolen) */
+
+ngx_int_t
+ngx_http_cvc_send_invalid(ngx_http_request_t *r, json_t *fields)
+{
+    json_t  *extra;
+
+    extra = json_pack("{so}", "fields", fields);
+    if (extra == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_cvc_send_error(r, 422, "validation_failed",
+                                   "Some fields are invalid.", extra);
+}
+
+
+ngx_int_t
+ngx_http_cvc_send_no_content(ngx_http_request_t *r)
+{
+    r->headers_out.status = NGX_HTTP_NO_CONTENT;
+    r->headers_out.content_length_n = 0;
+    r->header_only = 1;
+
+    return ngx_http_send_header(r);
+}
+
+
+/* the token of "Authorization: Bearer <token>" */
+
+ngx_int_t
+ngx_http_cvc_bearer(ngx_http_request_t *r, ngx_str_t *token)
+{
+    ngx_str_t  value;
+
+    if (r->headers_in.authorization == NULL) {
+        return NGX_DECLINED;
+    }
+
+    value = r->headers_in.authorization->value;
+
+    if (value.len <= sizeof("Bearer ") - 1
+        || ngx_strncasecmp(value.data, (u_char *) "Bearer ",
+                           sizeof("Bearer ") - 1) != 0)
+    {
+        return NGX_DECLINED;
+    }
+
+    token->data = value.data + sizeof("Bearer ") - 1;
+    token->len = value.len - (sizeof("Bearer ") - 1);
+
+    return NGX_OK;
+}
+
+
+/*
+ * ends a request from a backend or thread callback; NGX_DONE: the request
+ * goes on with another operation
+ */
 
 void
 ngx_http_cvc_finalize(ngx_http_request_t *r, ngx_int_t rc)
 {
     ngx_connection_t  *c;
+
+    if (rc == NGX_DONE) {
+        return;
+    }
 
     c = r->connection;
 

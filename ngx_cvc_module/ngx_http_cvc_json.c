@@ -141,3 +141,100 @@ ngx_http_cvc_json_string(json_t *body, const char *name, size_t min,
 
     return s;
 }
+
+
+/* a string of exactly n digits */
+
+const char *
+ngx_http_cvc_json_digits(json_t *body, const char *name, size_t n,
+    ngx_flag_t required, json_t *errors)
+{
+    size_t       i;
+    const char  *s;
+    char         msg[32];
+
+    s = ngx_http_cvc_json_string(body, name, 0, (size_t) -1, required,
+                                 errors);
+    if (s == NULL) {
+        return NULL;
+    }
+
+    for (i = 0; s[i] != '\0'; i++) {
+        if (s[i] < '0' || s[i] > '9') {
+            break;
+        }
+    }
+
+    if (s[i] != '\0' || i != n) {
+        ngx_snprintf((u_char *) msg, sizeof(msg), "must be %uz digits%Z", n);
+        json_object_set_new(errors, name, json_string(msg));
+        return NULL;
+    }
+
+    return s;
+}
+
+
+/*
+ * An e-mail address: local@domain, 3..254 characters, no space or control
+ * character, a dot in the domain.  Deliverability is the mail's business.
+ */
+
+const char *
+ngx_http_cvc_json_email(json_t *body, const char *name, ngx_flag_t required,
+    json_t *errors)
+{
+    const char  *s, *p, *at;
+
+    s = ngx_http_cvc_json_string(body, name, 3, 254, required, errors);
+    if (s == NULL) {
+        return NULL;
+    }
+
+    at = NULL;
+
+    for (p = s; *p != '\0'; p++) {
+        if ((u_char) *p <= ' ' || *p == 0x7f || *p == '"' || *p == '<'
+            || *p == '>' || *p == ',' || *p == ';')
+        {
+            break;
+        }
+
+        if (*p == '@') {
+            if (at != NULL) {
+                break;
+            }
+
+            at = p;
+        }
+    }
+
+    if (*p != '\0' || at == NULL || at == s || at[1] == '\0'
+        || ngx_strchr(at, '.') == NULL || p[-1] == '.')
+    {
+        json_object_set_new(errors, name,
+                            json_string("must be an e-mail address"));
+        return NULL;
+    }
+
+    return s;
+}
+
+
+/* a member as a SQL text parameter: absent or null is SQL NULL */
+
+void
+ngx_http_cvc_json_param(json_t *body, const char *name, ngx_str_t *param)
+{
+    json_t  *value;
+
+    value = json_object_get(body, name);
+
+    if (value == NULL || !json_is_string(value)) {
+        ngx_str_null(param);
+        return;
+    }
+
+    param->data = (u_char *) json_string_value(value);
+    param->len = json_string_length(value);
+}

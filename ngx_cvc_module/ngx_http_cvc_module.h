@@ -49,6 +49,8 @@ typedef void (*ngx_http_cvc_redis_handler_pt)(void *data, ngx_int_t rc,
  * with the caller's data, unless the caller detached the task.
  */
 typedef void (*ngx_http_cvc_task_work_pt)(void *ctx);
+typedef void (*ngx_http_cvc_hash_handler_pt)(void *data, ngx_int_t rc,
+    ngx_str_t *hash);
 typedef void (*ngx_http_cvc_task_done_pt)(void *data, void *ctx);
 
 struct ngx_http_cvc_task_s {
@@ -119,6 +121,7 @@ struct ngx_http_cvc_ctx_s {
 
     /* resource state */
     ngx_uint_t                      pending;
+    ngx_uint_t                      status;
     ngx_int_t                       pg_rc;
     ngx_int_t                       redis_rc;
     void                           *data;
@@ -136,10 +139,15 @@ ngx_int_t ngx_http_cvc_add_header(ngx_http_request_t *r, const char *name,
     ngx_str_t *value);
 ngx_int_t ngx_http_cvc_send_json(ngx_http_request_t *r, ngx_uint_t status,
     json_t *json);
+ngx_int_t ngx_http_cvc_send_raw(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_str_t *text);
 ngx_int_t ngx_http_cvc_send_error(ngx_http_request_t *r, ngx_uint_t status,
     const char *code, const char *message, json_t *extra);
 ngx_int_t ngx_http_cvc_send_unavailable(ngx_http_request_t *r,
     const char *what);
+ngx_int_t ngx_http_cvc_send_invalid(ngx_http_request_t *r, json_t *fields);
+ngx_int_t ngx_http_cvc_send_no_content(ngx_http_request_t *r);
+ngx_int_t ngx_http_cvc_bearer(ngx_http_request_t *r, ngx_str_t *token);
 void ngx_http_cvc_finalize(ngx_http_request_t *r, ngx_int_t rc);
 
 /* ngx_http_cvc_router.c */
@@ -154,6 +162,12 @@ json_t *ngx_http_cvc_json_unknown_fields(json_t *body,
     const char *const *allowed);
 const char *ngx_http_cvc_json_string(json_t *body, const char *name,
     size_t min, size_t max, ngx_flag_t required, json_t *errors);
+const char *ngx_http_cvc_json_digits(json_t *body, const char *name, size_t n,
+    ngx_flag_t required, json_t *errors);
+const char *ngx_http_cvc_json_email(json_t *body, const char *name,
+    ngx_flag_t required, json_t *errors);
+void ngx_http_cvc_json_param(json_t *body, const char *name,
+    ngx_str_t *param);
 
 /* ngx_http_cvc_event.c */
 ngx_connection_t *ngx_http_cvc_conn_get(ngx_socket_t fd,
@@ -185,8 +199,26 @@ ngx_http_cvc_task_t *ngx_http_cvc_task_alloc(size_t size);
 ngx_int_t ngx_http_cvc_task_post(ngx_http_cvc_task_t *task);
 void ngx_http_cvc_task_detach(ngx_http_cvc_task_t *task);
 
+/* ngx_http_cvc_hash.c */
+ngx_int_t ngx_http_cvc_hash_make(ngx_http_cvc_task_t **taskp,
+    ngx_str_t *secret, ngx_http_cvc_hash_handler_pt handler, void *data);
+ngx_int_t ngx_http_cvc_hash_verify(ngx_http_cvc_task_t **taskp,
+    ngx_str_t *secret, ngx_str_t *hash, ngx_http_cvc_hash_handler_pt handler,
+    void *data);
+
+/* ngx_http_cvc_call.c */
+ngx_int_t ngx_http_cvc_call(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
+    const char *sql, ngx_uint_t nparams, ngx_str_t *params,
+    ngx_uint_t status);
+ngx_int_t ngx_http_cvc_pg_answer(ngx_http_request_t *r, ngx_int_t rc,
+    PGresult *res, ngx_uint_t status);
+ngx_int_t ngx_http_cvc_pg_error(ngx_http_request_t *r, PGresult *res);
+
 /* resources */
 ngx_int_t ngx_http_cvc_health(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx);
+ngx_int_t ngx_http_cvc_ops_auth(ngx_http_request_t *r);
+ngx_int_t ngx_http_cvc_ops_convention(ngx_http_request_t *r,
+    ngx_http_cvc_ctx_t *ctx);
 
 
 #endif /* _NGX_HTTP_CVC_MODULE_H_INCLUDED_ */

@@ -17,6 +17,8 @@ static const ngx_http_cvc_route_t  ngx_http_cvc_routes[] = {
 
     { NGX_HTTP_CVC_GET, "/api/v1/health", ngx_http_cvc_health, 0 },
 
+    { NGX_HTTP_POST, "/ops/v1/conventions", ngx_http_cvc_ops_convention, 1 },
+
     { 0, NULL, NULL, 0 }
 };
 

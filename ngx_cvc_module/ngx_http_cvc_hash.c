@@ -1,0 +1,267 @@
+
+/*
+ * CVC gateway: password and payment-code hashing with scrypt (OpenSSL),
+ * always in the thread pool.  A hash is self-describing,
+ *
+ *     $scrypt$ln=15,r=8,p=3$<base64 salt>$<base64 key>
+ *
+ * so that the parameters can be raised later and old hashes still verify.
+ * Verifying against no hash (an unknown login) costs the same as a wrong
+ * password: it verifies against a dummy hash of the current parameters.
+ */
+
+
+#include "ngx_http_cvc_module.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+
+#define NGX_HTTP_CVC_SCRYPT_LN      15
+#define NGX_HTTP_CVC_SCRYPT_R       8
+#define NGX_HTTP_CVC_SCRYPT_P       3
+#define NGX_HTTP_CVC_SCRYPT_MAXMEM  (64 * 1024 * 1024)
+#define NGX_HTTP_CVC_SALT_LEN       16
+#define NGX_HTTP_CVC_KEY_LEN        32
+#define NGX_HTTP_CVC_SECRET_MAX     256
+#define NGX_HTTP_CVC_HASH_MAX       160
+
+
+typedef struct {
+    ngx_http_cvc_hash_handler_pt    handler;
+    ngx_int_t                       rc;
+    size_t                          secret_len;
+    size_t                          hash_len;
+    u_char                          secret[NGX_HTTP_CVC_SECRET_MAX];
+    u_char                          hash[NGX_HTTP_CVC_HASH_MAX];
+} ngx_http_cvc_hash_ctx_t;
+
+
+static void ngx_http_cvc_hash_make_work(void *data);
+static void ngx_http_cvc_hash_verify_work(void *data);
+static void ngx_http_cvc_hash_done(void *data, void *ctx);
+static ngx_int_t ngx_http_cvc_hash_post(ngx_http_cvc_task_t **taskp,
+    ngx_str_t *secret, ngx_str_t *hash, ngx_http_cvc_task_work_pt work,
+    ngx_http_cvc_hash_handler_pt handler, void *data);
+static ngx_int_t ngx_http_cvc_scrypt(u_char *secret, size_t len, u_char *salt,
+    size_t salt_len, ngx_uint_t ln, ngx_uint_t r, ngx_uint_t p, u_char *key);
+
+
+/* a hash of no one's password, for the work of an unknown login */
+static ngx_str_t  ngx_http_cvc_dummy_hash = ngx_string(
+    "$scrypt$ln=15,r=8,p=3$Y3ZjLWR1bW15LXNhbHQtMQ==$"
+    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=");
+
+
+/* hashes secret; the handler gets NGX_OK and the encoded hash */
+
+ngx_int_t
+ngx_http_cvc_hash_make(ngx_http_cvc_task_t **taskp, ngx_str_t *secret,
+    ngx_http_cvc_hash_handler_pt handler, void *data)
+{
+    return ngx_http_cvc_hash_post(taskp, secret, NULL,
+                                  ngx_http_cvc_hash_make_work, handler, data);
+}
+
+
+/*
+ * Verifies secret against hash (NULL or empty: the dummy one); the handler
+ * gets NGX_OK for a match, NGX_DECLINED for none.
+ */
+
+ngx_int_t
+ngx_http_cvc_hash_verify(ngx_http_cvc_task_t **taskp, ngx_str_t *secret,
+    ngx_str_t *hash, ngx_http_cvc_hash_handler_pt handler, void *data)
+{
+    if (hash == NULL || hash->len == 0) {
+        hash = &ngx_http_cvc_dummy_hash;
+    }
+
+    return ngx_http_cvc_hash_post(taskp, secret, hash,
+                                  ngx_http_cvc_hash_verify_work, handler,
+                                  data);
+}
+
+
+static ngx_int_t
+ngx_http_cvc_hash_post(ngx_http_cvc_task_t **taskp, ngx_str_t *secret,
+    ngx_str_t *hash, ngx_http_cvc_task_work_pt work,
+    ngx_http_cvc_hash_handler_pt handler, void *data)
+{
+    ngx_int_t                 rc;
+    ngx_http_cvc_task_t      *task;
+    ngx_http_cvc_hash_ctx_t  *hc;
+
+    if (secret->len > NGX_HTTP_CVC_SECRET_MAX
+        || (hash != NULL && hash->len > NGX_HTTP_CVC_HASH_MAX))
+    {
+        return NGX_ERROR;
+    }
+
+    task = ngx_http_cvc_task_alloc(sizeof(ngx_http_cvc_hash_ctx_t));
+    if (task == NULL) {
+        return NGX_ERROR;
+    }
+
+    hc = task->ctx;
+    hc->handler = handler;
+    hc->secret_len = secret->len;
+    ngx_memcpy(hc->secret, secret->data, secret->len);
+
+    if (hash != NULL) {
+        hc->hash_len = hash->len;
+        ngx_memcpy(hc->hash, hash->data, hash->len);
+    }
+
+    task->work = work;
+    task->done = ngx_http_cvc_hash_done;
+    task->data = data;
+
+    rc = ngx_http_cvc_task_post(task);
+
+    if (rc == NGX_AGAIN) {
+        *taskp = task;
+    }
+
+    return rc;
+}
+
+
+static void
+ngx_http_cvc_hash_make_work(void *data)
+{
+    ngx_http_cvc_hash_ctx_t  *hc = data;
+
+    u_char     *p, salt[NGX_HTTP_CVC_SALT_LEN], key[NGX_HTTP_CVC_KEY_LEN];
+    ngx_str_t   src, dst;
+
+    hc->rc = NGX_ERROR;
+
+    if (RAND_bytes(salt, sizeof(salt)) != 1
+        || ngx_http_cvc_scrypt(hc->secret, hc->secret_len, salt, sizeof(salt),
+                               NGX_HTTP_CVC_SCRYPT_LN, NGX_HTTP_CVC_SCRYPT_R,
+                               NGX_HTTP_CVC_SCRYPT_P, key)
+           != NGX_OK)
+    {
+        return;
+    }
+
+    p = ngx_sprintf(hc->hash, "$scrypt$ln=%d,r=%d,p=%d$",
+                    NGX_HTTP_CVC_SCRYPT_LN, NGX_HTTP_CVC_SCRYPT_R,
+                    NGX_HTTP_CVC_SCRYPT_P);
+
+    src.data = salt;
+    src.len = sizeof(salt);
+    dst.data = p;
+    ngx_encode_base64(&dst, &src);
+    p += dst.len;
+
+    *p++ = '$';
+
+    src.data = key;
+    src.len = sizeof(key);
+    dst.data = p;
+    ngx_encode_base64(&dst, &src);
+    p += dst.len;
+
+    hc->hash_len = p - hc->hash;
+    hc->rc = NGX_OK;
+}
+
+
+static void
+ngx_http_cvc_hash_verify_work(void *data)
+{
+    ngx_http_cvc_hash_ctx_t  *hc = data;
+
+    int         n;
+    u_char     *p, *last, *dollar;
+    u_char      salt[NGX_HTTP_CVC_HASH_MAX], want[NGX_HTTP_CVC_HASH_MAX];
+    u_char      key[NGX_HTTP_CVC_KEY_LEN];
+    unsigned    ln, r, par;
+    ngx_str_t   src, salt_bin, want_bin;
+
+    hc->rc = NGX_ERROR;
+
+    /* the hash is NUL-terminated: its buffer is zeroed and never full */
+
+    n = 0;
+
+    if (hc->hash_len >= NGX_HTTP_CVC_HASH_MAX
+        || sscanf((char *) hc->hash, "$scrypt$ln=%u,r=%u,p=%u$%n",
+                  &ln, &r, &par, &n) != 3
+        || n == 0
+        || ln < 1 || ln > 24 || r < 1 || r > 32 || par < 1 || par > 16)
+    {
+        return;
+    }
+
+    p = hc->hash + n;
+    last = hc->hash + hc->hash_len;
+
+    dollar = ngx_strlchr(p, last, '$');
+    if (dollar == NULL) {
+        return;
+    }
+
+    src.data = p;
+    src.len = dollar - p;
+    salt_bin.data = salt;
+
+    if (ngx_decode_base64(&salt_bin, &src) != NGX_OK || salt_bin.len == 0) {
+        return;
+    }
+
+    src.data = dollar + 1;
+    src.len = last - (dollar + 1);
+    want_bin.data = want;
+
+    if (ngx_decode_base64(&want_bin, &src) != NGX_OK
+        || want_bin.len != NGX_HTTP_CVC_KEY_LEN)
+    {
+        return;
+    }
+
+    if (ngx_http_cvc_scrypt(hc->secret, hc->secret_len, salt, salt_bin.len,
+                            ln, r, par, key)
+        != NGX_OK)
+    {
+        return;
+    }
+
+    hc->rc = (CRYPTO_memcmp(key, want, NGX_HTTP_CVC_KEY_LEN) == 0)
+             ? NGX_OK : NGX_DECLINED;
+}
+
+
+static ngx_int_t
+ngx_http_cvc_scrypt(u_char *secret, size_t len, u_char *salt,
+    size_t salt_len, ngx_uint_t ln, ngx_uint_t r, ngx_uint_t p, u_char *key)
+{
+    if (EVP_PBE_scrypt((char *) secret, len, salt, salt_len,
+                       (uint64_t) 1 << ln, r, p, NGX_HTTP_CVC_SCRYPT_MAXMEM,
+                       key, NGX_HTTP_CVC_KEY_LEN)
+        != 1)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_cvc_hash_done(void *data, void *ctx)
+{
+    ngx_http_cvc_hash_ctx_t  *hc = ctx;
+
+    ngx_str_t  hash;
+
+    OPENSSL_cleanse(hc->secret, sizeof(hc->secret));
+
+    hash.data = hc->hash;
+    hash.len = hc->hash_len;
+
+    hc->handler(data, hc->rc, &hash);
+}
