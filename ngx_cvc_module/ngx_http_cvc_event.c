@@ -67,12 +67,22 @@ ngx_http_cvc_conn_want(ngx_connection_t *c, ngx_flag_t read, ngx_flag_t write)
 }
 
 
-/* gives the connection back; the descriptor stays open for its library */
+/*
+ * Gives the connection back; the descriptor is its library's to close.
+ * closed: the library closed it already (libpq does on a lost server), so
+ * the kernel dropped its events and nothing must be asked of epoll.
+ */
 
 void
-ngx_http_cvc_conn_free(ngx_connection_t *c)
+ngx_http_cvc_conn_free(ngx_connection_t *c, ngx_flag_t closed)
 {
-    (void) ngx_http_cvc_conn_want(c, 0, 0);
+    if (closed) {
+        c->read->active = 0;
+        c->write->active = 0;
+
+    } else {
+        (void) ngx_http_cvc_conn_want(c, 0, 0);
+    }
 
     if (c->read->timer_set) {
         ngx_del_timer(c->read);

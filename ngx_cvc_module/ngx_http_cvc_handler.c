@@ -14,7 +14,7 @@ static ngx_int_t ngx_http_cvc_set_request_id(ngx_http_request_t *r,
     ngx_http_cvc_ctx_t *ctx);
 static void ngx_http_cvc_body_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_cvc_parse_body(ngx_http_request_t *r,
-    ngx_http_cvc_ctx_t *ctx);
+    ngx_http_cvc_ctx_t *ctx, ngx_int_t *rc);
 static ngx_int_t ngx_http_cvc_json_content_type(ngx_http_request_t *r);
 static void ngx_http_cvc_cleanup(void *data);
 
@@ -150,9 +150,7 @@ ngx_http_cvc_body_handler(ngx_http_request_t *r)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_cvc_module);
 
-    rc = ngx_http_cvc_parse_body(r, ctx);
-
-    if (rc == NGX_OK) {
+    if (ngx_http_cvc_parse_body(r, ctx, &rc) == NGX_OK) {
         rc = ctx->route->handler(r, ctx);
     }
 
@@ -162,8 +160,14 @@ ngx_http_cvc_body_handler(ngx_http_request_t *r)
 }
 
 
+/*
+ * NGX_OK: ctx->body is the request's JSON object.  NGX_DECLINED: the
+ * request was answered, with *rc to finalize it with.
+ */
+
 static ngx_int_t
-ngx_http_cvc_parse_body(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx)
+ngx_http_cvc_parse_body(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
+    ngx_int_t *rc)
 {
     u_char       *p;
     size_t        len;
@@ -173,10 +177,11 @@ ngx_http_cvc_parse_body(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx)
 
     if (r->request_body == NULL || r->request_body->temp_file != NULL) {
         /* the body went to a file: larger than client_body_buffer_size */
-        return ngx_http_cvc_send_error(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
-                                       "payload_too_large",
-                                       "The body is larger than 64 KiB.",
-                                       NULL);
+        *rc = ngx_http_cvc_send_error(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                                      "payload_too_large",
+                                      "The body is larger than 64 KiB.",
+                                      NULL);
+        return NGX_DECLINED;
     }
 
     len = 0;
@@ -191,10 +196,11 @@ ngx_http_cvc_parse_body(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx)
     }
 
     if (len > NGX_HTTP_CVC_MAX_BODY) {
-        return ngx_http_cvc_send_error(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
-                                       "payload_too_large",
-                                       "The body is larger than 64 KiB.",
-                                       NULL);
+        *rc = ngx_http_cvc_send_error(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                                      "payload_too_large",
+                                      "The body is larger than 64 KiB.",
+                                      NULL);
+        return NGX_DECLINED;
     }
 
     cl = r->request_body->bufs;
@@ -206,7 +212,8 @@ ngx_http_cvc_parse_body(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx)
     } else {
         p = ngx_pnalloc(r->pool, len);
         if (p == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            *rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+            return NGX_DECLINED;
         }
 
         len = 0;
@@ -221,17 +228,20 @@ ngx_http_cvc_parse_body(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx)
 
     if (ctx->body == NULL) {
         if (error.len == 0) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            *rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+            return NGX_DECLINED;
         }
 
-        return ngx_http_cvc_send_error(r, NGX_HTTP_BAD_REQUEST, "invalid_json",
-                                       (char *) error.data, NULL);
+        *rc = ngx_http_cvc_send_error(r, NGX_HTTP_BAD_REQUEST, "invalid_json",
+                                      (char *) error.data, NULL);
+        return NGX_DECLINED;
     }
 
     if (!json_is_object(ctx->body)) {
-        return ngx_http_cvc_send_error(r, 422, "validation_failed",
-                                       "The body must be a JSON object.",
-                                       NULL);
+        *rc = ngx_http_cvc_send_error(r, 422, "validation_failed",
+                                      "The body must be a JSON object.",
+                                      NULL);
+        return NGX_DECLINED;
     }
 
     return NGX_OK;

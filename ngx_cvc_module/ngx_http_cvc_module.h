@@ -174,7 +174,7 @@ ngx_connection_t *ngx_http_cvc_conn_get(ngx_socket_t fd,
     ngx_event_handler_pt handler, void *data, ngx_log_t *log);
 ngx_int_t ngx_http_cvc_conn_want(ngx_connection_t *c, ngx_flag_t read,
     ngx_flag_t write);
-void ngx_http_cvc_conn_free(ngx_connection_t *c);
+void ngx_http_cvc_conn_free(ngx_connection_t *c, ngx_flag_t closed);
 
 /* ngx_http_cvc_pg.c */
 ngx_int_t ngx_http_cvc_pg_init_process(ngx_cycle_t *cycle,

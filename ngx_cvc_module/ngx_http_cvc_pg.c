@@ -338,7 +338,7 @@ ngx_http_cvc_pg_poll(ngx_http_cvc_pg_conn_t *pc)
 
         timer = pc->c->read->timer_set ? pc->c->read->timer.key : 0;
 
-        ngx_http_cvc_conn_free(pc->c);
+        ngx_http_cvc_conn_free(pc->c, 1);
 
         c = ngx_http_cvc_conn_get(PQsocket(pc->conn),
                                   ngx_http_cvc_pg_connect_handler, pc,
@@ -611,7 +611,8 @@ ngx_http_cvc_pg_close(ngx_http_cvc_pg_conn_t *pc)
     }
 
     if (pc->c != NULL) {
-        ngx_http_cvc_conn_free(pc->c);
+        ngx_http_cvc_conn_free(pc->c, pc->conn == NULL
+                                      || PQsocket(pc->conn) != pc->c->fd);
         pc->c = NULL;
     }
 

@@ -412,5 +412,5 @@ ngx_http_cvc_redis_cleanup(void *privdata)
 {
     ngx_connection_t  *c = privdata;
 
-    ngx_http_cvc_conn_free(c);
+    ngx_http_cvc_conn_free(c, 0);
 }

@@ -1,0 +1,101 @@
+# nginx's event loop never waits: not for a frozen PostgreSQL, not for
+# scrypt.  The server has one worker, so a plain "return 204" location in
+# the same server answers late if anything blocks that worker.
+use strict;
+use warnings;
+use Test::More;
+use Time::HiRes qw(time sleep);
+use POSIX ':sys_wait_h';
+use lib 't/lib';
+use CvcTest;
+
+# runs $work in a child while the parent pings /ping; returns the work's
+# results and the slowest ping seen meanwhile
+sub ping_during {
+    my ($work) = @_;
+    my $out = "$ENV{CVC_TEST_DIR}/tmp/ping-during.$$";
+    my $pid = fork // die "fork: $!";
+    if ($pid == 0) {
+        my @res = $work->();
+        open my $fh, '>', $out or die;
+        print $fh JSON::PP->new->encode(\@res);
+        close $fh;
+        POSIX::_exit(0);
+    }
+    sleep 0.3;                      # let the work reach nginx
+    my ($slowest, $pings) = (0, 0);
+    while (waitpid($pid, WNOHANG) == 0) {
+        my $t0 = time;
+        my $r = api(GET => '/ping');
+        my $took = time - $t0;
+        $slowest = $took if $took > $slowest;
+        $pings++ if $r->{status} == 204;
+        sleep 0.05;
+    }
+    open my $fh, '<', $out or die "no results from the child";
+    my $res = JSON::PP->new->decode(do { local $/; <$fh> });
+    unlink $out;
+    return ($res, $slowest, $pings);
+}
+
+sub timed_health {
+    my $t0 = time;
+    my $r = api(GET => '/api/v1/health');
+    return { status => $r->{status}, took => time - $t0,
+             postgres => $r->{json}{postgres} };
+}
+
+ok(wait_until(5, sub { api(GET => '/api/v1/health')->{status} == 200 }),
+   'healthy at the start');
+
+# 1. PostgreSQL frozen: its sockets accept and never answer
+
+stack('pg-freeze');
+
+my ($res, $slowest, $pings) = ping_during(sub {
+    parallel(20, sub { timed_health() });
+});
+
+stack('pg-thaw');
+
+cmp_ok($pings, '>=', 3, "pinged $pings times while 20 health checks waited");
+cmp_ok($slowest, '<', 0.5,
+       sprintf('the plain location answered at once (slowest %.3f s)',
+               $slowest));
+is(scalar(grep { $_->{status} == 503 } @$res), 20,
+   'every health check ended with 503');
+is(scalar(grep { $_->{postgres} eq 'down' } @$res), 20,
+   'naming postgres');
+my @took = sort { $a <=> $b } map { $_->{took} } @$res;
+cmp_ok($took[0], '>=', 1.5, sprintf('none before the 2 s query timeout '
+                                     . '(first %.2f s)', $took[0]));
+cmp_ok($took[-1], '<', 6, sprintf('all soon after it (last %.2f s)',
+                                  $took[-1]));
+
+ok(wait_until(5, sub { api(GET => '/api/v1/health')->{status} == 200 }),
+   'ok again after SIGCONT');
+
+# 2. scrypt: 20 password hashes at once run in the thread pool
+
+my $base = unique_digits(4);
+($res, $slowest, $pings) = ping_during(sub {
+    my $t0 = time;
+    my @r = parallel(20, sub {
+        my $i = shift;
+        my $r = ops(POST => '/ops/v1/conventions',
+                    { name => "Hash $i", email => "h$i\@example.fr",
+                      password => "a long password $i" });
+        return { status => $r->{status} };
+    });
+    return { took => time - $t0, statuses => [map { $_->{status} } @r] };
+});
+
+my $work = $res->[0];
+is(scalar(grep { $_ == 201 } @{ $work->{statuses} }), 20,
+   '20 conventions created, each password hashed');
+cmp_ok($pings, '>=', 3, "pinged $pings times during the hashing");
+cmp_ok($slowest, '<', 0.5,
+       sprintf('the plain location answered at once (slowest %.3f s, '
+               . 'hashing took %.2f s)', $slowest, $work->{took}));
+
+done_testing;
