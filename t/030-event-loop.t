@@ -75,7 +75,22 @@ cmp_ok($took[-1], '<', 6, sprintf('all soon after it (last %.2f s)',
 ok(wait_until(5, sub { api(GET => '/api/v1/health')->{status} == 200 }),
    'ok again after SIGCONT');
 
-# 2. scrypt: 20 password hashes at once run in the thread pool
+# 2. the wait queue is bounded: past the pool (4) and the queue (64) of
+# the test configuration, a request is answered 503 at once, not queued
+
+stack('pg-freeze');
+$res = [parallel(80, sub { timed_health() })];
+stack('pg-thaw');
+
+my @fast = grep { $_->{took} < 1 } @$res;
+is(scalar(grep { $_->{status} == 503 } @$res), 80, '80 health checks: 503');
+cmp_ok(scalar(@fast), '>=', 12,
+       scalar(@fast) . ' found the queue full and were answered at once');
+cmp_ok(scalar(@fast), '<=', 80 - 68 + 4, '... and only those');
+ok(wait_until(5, sub { api(GET => '/api/v1/health')->{status} == 200 }),
+   'ok again after SIGCONT');
+
+# 3. scrypt: 20 password hashes at once run in the thread pool
 
 my $base = unique_digits(4);
 ($res, $slowest, $pings) = ping_during(sub {
