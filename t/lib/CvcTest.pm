@@ -182,4 +182,291 @@ sub unique_digits {
     return substr $out, 0, $n;
 }
 
+# ---------------------------------------------------------------------
+# Accounts, sessions and their checks (issue 3).
+#
+#   client_ip('192.0.2.110');           # X-Forwarded-For of this file's calls
+#   my $c = new_convention();           # {id, name, email, password}
+#   my $p = new_pos($c, category => 'restaurants');
+#   my $b = new_beneficiary(balance => 5000);
+#   my $s = merchant_login($c->{id}, $c->{password});   # the 201's JSON
+#   my $r = api_as($s->{token}, GET => '/api/v1/merchant/me');
+#   error_ok($r, 422, 'validation_failed', 'bad name');
+#   set_clock('2026-06-24T09:33:00Z'); ... reset_clock();
+#   remember_secret($password, 'password');   # checked by t/190
+
+use Time::Local ();
+
+push @CvcTest::EXPORT, qw(client_ip xff call api_as auth_header remember_secret
+                     secrets new_password unique_email new_convention new_pos
+                     new_beneficiary merchant_login merchant_login_r
+                     customer_login customer_login_r session_cookie
+                     set_clock reset_clock psql_json sql_quote outbox
+                     audit_rows access_log error_ok fields_are epoch_of
+                     is_utc_time);
+
+our $CLIENT_IP;
+
+# client_ip($ip): the X-Forwarded-For that call(), api_as() and the
+# account helpers send from now on (realip trusts loopback)
+sub client_ip {
+    $CLIENT_IP = shift if @_;
+    return $CLIENT_IP;
+}
+
+sub xff { defined $CLIENT_IP ? ('X-Forwarded-For' => $CLIENT_IP) : () }
+
+sub auth_header { my ($token) = @_; return (Authorization => "Bearer $token") }
+
+# call(...): api() from this file's client address
+sub call {
+    my ($method, $path, $body, %headers) = @_;
+    return api($method, $path, $body, xff(), %headers);
+}
+
+# api_as($token, $method, $path, $body, %headers): with a bearer token
+sub api_as {
+    my ($token, $method, $path, $body, %headers) = @_;
+    return api($method, $path, $body, xff(), auth_header($token), %headers);
+}
+
+# remember_secret($secret, $kind): appends to $CVC_TEST_DIR/secrets.txt
+# ("kind<TAB>secret" lines) for t/190 to look for in the logs. Kinds:
+# password, token, reset_token, api_key, webhook_secret, payment_code.
+sub remember_secret {
+    my ($secret, $kind) = @_;
+    return $secret unless defined $secret && length $secret;
+    $kind //= 'secret';
+    die "a secret with a newline" if $secret =~ /[\r\n\t]/;
+    my $file = _env('CVC_TEST_DIR') . '/secrets.txt';
+    open my $fh, '>>', $file or die "$file: $!";
+    syswrite $fh, "$kind\t$secret\n";
+    close $fh;
+    return $secret;
+}
+
+# secrets() -> ([kind, secret], ...) remembered so far in this run
+sub secrets {
+    my $file = _env('CVC_TEST_DIR') . '/secrets.txt';
+    open my $fh, '<', $file or return ();
+    my @out;
+    while (my $line = <$fh>) {
+        chomp $line;
+        my ($kind, $secret) = split /\t/, $line, 2;
+        push @out, [$kind, $secret] if defined $secret;
+    }
+    return @out;
+}
+
+# a fresh valid password (12..128 characters), remembered
+sub new_password {
+    return remember_secret('Pw-' . unique_digits(10) . '-sEcret!', 'password');
+}
+
+sub unique_email {
+    my ($tag) = @_;
+    return lc(($tag // 't') . '-' . unique_digits(10)) . '@example.fr';
+}
+
+sub _must {
+    my ($r, $status, $what) = @_;
+    return $r if $r->{status} == $status;
+    die "$what: expected $status, got $r->{status} $r->{raw}\n";
+}
+
+# new_convention(%opts) -> {id, name, email, password}; dies unless 201
+sub new_convention {
+    my (%o) = @_;
+    my %body = (name => $o{name} // 'Convention ' . unique_digits(4),
+                email => $o{email} // unique_email('conv'),
+                password => $o{password} // new_password());
+    remember_secret($body{password}, 'password');
+    $body{id} = $o{id} if defined $o{id};
+    my $r = _must(ops(POST => '/ops/v1/conventions', \%body, xff()), 201,
+                  'POST /ops/v1/conventions');
+    return { %body, id => $r->{json}{id} };
+}
+
+# new_pos($convention (hash or id), %opts) -> {id, convention, name, email,
+# password, category}; dies unless 201
+sub new_pos {
+    my ($conv, %o) = @_;
+    my $cid = ref $conv ? $conv->{id} : $conv;
+    my %body = (convention => $cid,
+                name => $o{name} // 'Point ' . unique_digits(4),
+                email => $o{email} // unique_email('pos'),
+                password => $o{password} // new_password(),
+                category => $o{category} // 'accommodation');
+    remember_secret($body{password}, 'password');
+    $body{id} = $o{id} if defined $o{id};
+    my $r = _must(ops(POST => '/ops/v1/points-of-sale', \%body, xff()), 201,
+                  'POST /ops/v1/points-of-sale');
+    return { %body, id => $r->{json}{id} };
+}
+
+# new_beneficiary(%opts) -> {id, email, password, payment_code, balance}
+sub new_beneficiary {
+    my (%o) = @_;
+    my %body = (email => $o{email} // unique_email('benef'),
+                password => $o{password} // new_password(),
+                payment_code => $o{payment_code} // unique_digits(6));
+    remember_secret($body{password}, 'password');
+    remember_secret($body{payment_code}, 'payment_code');
+    $body{id} = $o{id} if defined $o{id};
+    $body{balance} = $o{balance} if defined $o{balance};
+    my $r = _must(ops(POST => '/ops/v1/beneficiaries', \%body, xff()), 201,
+                  'POST /ops/v1/beneficiaries');
+    return { %body, balance => $o{balance} // 0, id => $r->{json}{id} };
+}
+
+# session_cookie($response) -> the cvc_session cookie's value, or undef
+sub session_cookie {
+    my ($r) = @_;
+    my $h = $r->{headers}{'set-cookie'} // return undef;
+    for my $c (ref $h ? @$h : ($h)) {
+        return $1 if $c =~ /^(?:__Host-)?cvc_session=([^;]*)/;
+    }
+    return undef;
+}
+
+sub _remember_session {
+    my ($r) = @_;
+    if (my $j = $r->{json}) {
+        remember_secret($j->{token}, 'token');
+        remember_secret($j->{csrf_token}, 'token');
+    }
+    remember_secret(session_cookie($r), 'token');
+    return $r;
+}
+
+# merchant_login_r($login, $password, %headers) -> the response
+sub merchant_login_r {
+    my ($login, $password, %h) = @_;
+    remember_secret($password, 'password');
+    return _remember_session(call(POST => '/api/v1/merchant/sessions',
+                                  { login => $login, password => $password },
+                                  %h));
+}
+
+# merchant_login(...) -> the 201's JSON, plus "_cookie"; dies otherwise
+sub merchant_login {
+    my $r = _must(merchant_login_r(@_), 201, 'POST /api/v1/merchant/sessions');
+    return { %{ $r->{json} }, _cookie => session_cookie($r) };
+}
+
+sub customer_login_r {
+    my ($login, $password, %h) = @_;
+    remember_secret($password, 'password');
+    return _remember_session(call(POST => '/api/v1/customer/sessions',
+                                  { login => $login, password => $password },
+                                  %h));
+}
+
+sub customer_login {
+    my $r = _must(customer_login_r(@_), 201, 'POST /api/v1/customer/sessions');
+    return { %{ $r->{json} }, _cookie => session_cookie($r) };
+}
+
+# set_clock('2026-06-24T09:33:00Z') / reset_clock(): the test clock
+sub set_clock {
+    my ($now) = @_;
+    return _must(ops(PUT => '/ops/v1/clock', { now => $now }), 200,
+                 "PUT /ops/v1/clock $now")->{json};
+}
+
+sub reset_clock {
+    return ops(DELETE => '/ops/v1/clock')->{status};
+}
+
+sub sql_quote {
+    my ($s) = @_;
+    return 'null' unless defined $s;
+    $s =~ s/'/''/g;
+    return "'$s'";
+}
+
+# psql_json($select) -> the rows of the select, as an array of hashes
+sub psql_json {
+    my ($sql) = @_;
+    my $out = psql("select coalesce(json_agg(t), '[]') from ($sql) t");
+    return $JSON->decode($out);
+}
+
+# outbox(recipient => ..., template => ...) -> rows, oldest first
+sub outbox {
+    my (%w) = @_;
+    my $where = join ' and ', 'true',
+        map { "$_ = " . sql_quote($w{$_}) } sort keys %w;
+    return psql_json("select id, kind, recipient, template, payload, "
+                     . "created_at from cvc.outbox where $where order by id");
+}
+
+# audit_rows(event => ..., account => ..., request_id => ...) -> rows
+sub audit_rows {
+    my (%w) = @_;
+    my $where = join ' and ', 'true',
+        map { "$_ = " . sql_quote($w{$_}) } sort keys %w;
+    return psql_json("select id, at, event, account, host(client_ip) "
+                     . "as client_ip, request_id, details "
+                     . "from cvc.audit_log where $where order by id");
+}
+
+sub access_log {
+    my $file = _env('CVC_TEST_DIR') . '/logs/access.log';
+    open my $fh, '<', $file or return '';
+    local $/;
+    return scalar <$fh>;
+}
+
+# error_ok($r, $status, $code, $name): an error in the contract's format
+sub error_ok {
+    my ($r, $status, $code, $name) = @_;
+    local $Test::Builder::Level = ($Test::Builder::Level // 1) + 1;
+    my $err = ref $r->{json} eq 'HASH' ? $r->{json}{error} : undef;
+    my $ok = Test::More::is($r->{status}, $status, "$name: $status");
+    $ok &= Test::More::is(ref $err eq 'HASH' ? $err->{code} : undef, $code,
+                          "$name: $code");
+    if (!$ok) {
+        Test::More::diag("body: " . substr($r->{raw}, 0, 500));
+    }
+    Test::More::ok(ref $err eq 'HASH' && defined $err->{message}
+                   && $err->{message} =~ /\S/, "$name: a message");
+    Test::More::is(ref $err eq 'HASH' ? $err->{request_id} : undef,
+                   $r->{headers}{'x-request-id'},
+                   "$name: the request id, as in X-Request-Id");
+    Test::More::like($r->{headers}{'content-type'} // '',
+                     qr{^application/json}, "$name: JSON");
+    return $ok;
+}
+
+# fields_are($r, [names], $name): error.fields names exactly these
+sub fields_are {
+    my ($r, $names, $name) = @_;
+    local $Test::Builder::Level = ($Test::Builder::Level // 1) + 1;
+    my $f = eval { $r->{json}{error}{fields} };
+    my $ok = Test::More::is_deeply(
+        [sort keys %{ ref $f eq 'HASH' ? $f : {} }], [sort @$names],
+        "$name: fields " . join(', ', sort @$names));
+    Test::More::ok(!grep({ ref $f->{$_} || !defined $f->{$_} }
+                         keys %{ ref $f eq 'HASH' ? $f : {} }),
+                   "$name: each field's value a string") if ref $f eq 'HASH';
+    Test::More::diag("body: $r->{raw}") unless $ok;
+    return $ok;
+}
+
+# is_utc_time($s): RFC 3339 UTC ("2026-06-24T09:33:00Z", fraction allowed)
+sub is_utc_time {
+    my ($s) = @_;
+    return defined $s && !ref $s
+        && $s =~ /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z\z/;
+}
+
+# epoch_of('2026-06-24T09:33:00Z') -> seconds (fraction kept)
+sub epoch_of {
+    my ($s) = @_;
+    $s =~ /^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(\.\d+)?Z\z/
+        or return undef;
+    return Time::Local::timegm($6, $5, $4, $3, $2 - 1, $1) + ($7 // 0);
+}
+
 1;
