@@ -127,6 +127,13 @@ ngx_http_cvc_pg_error(ngx_http_request_t *r, PGresult *res)
                   "cvc pg: %s %s", state ? state : "",
                   PQresultErrorMessage(res));
 
+    /* a value PostgreSQL could not take (a date that does not exist) */
+
+    if (state != NULL && ngx_strncmp(state, "22", 2) == 0) {
+        return ngx_http_cvc_send_error(r, 422, "validation_failed",
+                                       "A value is invalid.", NULL);
+    }
+
     /*
      * a serialization failure or deadlock (40), too many connections
      * (53), the server shutting down (57): worth a retry
@@ -143,4 +150,205 @@ ngx_http_cvc_pg_error(ngx_http_request_t *r, PGresult *res)
     return ngx_http_cvc_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
                                    "internal_error",
                                    "An internal error occurred.", NULL);
+}
+
+
+/*
+ * Steps: a resource that needs several round trips chains them.  Each
+ * step's handler gets only a usable answer; a backend that failed or a
+ * SQL function's error is answered here, once.
+ */
+
+static void ngx_http_cvc_pg_step_done(void *data, ngx_int_t rc,
+    PGresult *res);
+static void ngx_http_cvc_redis_step_done(void *data, ngx_int_t rc,
+    redisReply *reply);
+static void ngx_http_cvc_hash_step_done(void *data, ngx_int_t rc,
+    ngx_str_t *hash);
+
+
+/* next() gets the result of sql, a JSON value or SQL NULL */
+
+ngx_int_t
+ngx_http_cvc_pg_step(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
+    const char *sql, ngx_uint_t nparams, ngx_str_t *params,
+    ngx_http_cvc_pg_next_pt next)
+{
+    ctx->next = (void *) next;
+
+    if (ngx_http_cvc_pg_query(&ctx->pg_op, sql, nparams, params,
+                              ngx_http_cvc_pg_step_done, r)
+        == NGX_AGAIN)
+    {
+        return NGX_DONE;
+    }
+
+    return ngx_http_cvc_send_unavailable(r, "PostgreSQL");
+}
+
+
+static void
+ngx_http_cvc_pg_step_done(void *data, ngx_int_t rc, PGresult *res)
+{
+    ngx_http_request_t  *r = data;
+
+    ngx_http_cvc_ctx_t       *ctx;
+    ngx_http_cvc_pg_next_pt   next;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_cvc_module);
+    ctx->pg_op = NULL;
+
+    if (rc != NGX_OK) {
+        ngx_http_cvc_finalize(r, ngx_http_cvc_send_unavailable(r,
+                                                               "PostgreSQL"));
+        return;
+    }
+
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        ngx_http_cvc_finalize(r, ngx_http_cvc_pg_answer(r, rc, res, 0));
+        return;
+    }
+
+    next = (ngx_http_cvc_pg_next_pt) ctx->next;
+
+    ngx_http_cvc_finalize(r, next(r, ctx, ngx_http_cvc_pg_json(r, res)));
+}
+
+
+/* the first value of a result as JSON (NULL for SQL NULL), freed with r */
+
+json_t *
+ngx_http_cvc_pg_json(ngx_http_request_t *r, PGresult *res)
+{
+    json_t              *json;
+    ngx_pool_cleanup_t  *cln;
+
+    if (PQntuples(res) == 0 || PQnfields(res) == 0 || PQgetisnull(res, 0, 0))
+    {
+        return NULL;
+    }
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NULL;
+    }
+
+    json = json_loadb(PQgetvalue(res, 0, 0), PQgetlength(res, 0, 0), 0, NULL);
+
+    if (json != NULL) {
+        cln->handler = (ngx_pool_cleanup_pt) json_decref;
+        cln->data = json;
+    }
+
+    return json;
+}
+
+
+/* next() gets a reply that is not an error */
+
+ngx_int_t
+ngx_http_cvc_redis_step(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
+    int argc, const char **argv, const size_t *argvlen,
+    ngx_http_cvc_redis_next_pt next)
+{
+    ctx->next = (void *) next;
+
+    if (ngx_http_cvc_redis_command(&ctx->redis_cmd, argc, argv, argvlen,
+                                   ngx_http_cvc_redis_step_done, r)
+        == NGX_AGAIN)
+    {
+        return NGX_DONE;
+    }
+
+    return ngx_http_cvc_send_unavailable(r, "Redis");
+}
+
+
+static void
+ngx_http_cvc_redis_step_done(void *data, ngx_int_t rc, redisReply *reply)
+{
+    ngx_http_request_t  *r = data;
+
+    ngx_http_cvc_ctx_t          *ctx;
+    ngx_http_cvc_redis_next_pt   next;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_cvc_module);
+    ctx->redis_cmd = NULL;
+
+    if (rc != NGX_OK || reply->type == REDIS_REPLY_ERROR) {
+        if (rc == NGX_OK) {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "cvc redis: %*s", (size_t) reply->len, reply->str);
+        }
+
+        ngx_http_cvc_finalize(r, ngx_http_cvc_send_unavailable(r, "Redis"));
+        return;
+    }
+
+    next = (ngx_http_cvc_redis_next_pt) ctx->next;
+
+    ngx_http_cvc_finalize(r, next(r, ctx, reply));
+}
+
+
+/* make (hash == NULL: hashes secret) or verify; next() gets NGX_OK or
+ * NGX_DECLINED (no match) and the hash made */
+
+ngx_int_t
+ngx_http_cvc_hash_step(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
+    ngx_str_t *secret, ngx_str_t *hash, ngx_flag_t make,
+    ngx_http_cvc_hash_next_pt next)
+{
+    ngx_int_t  rc;
+
+    ctx->next = (void *) next;
+
+    if (make) {
+        rc = ngx_http_cvc_hash_make(&ctx->task, secret,
+                                    ngx_http_cvc_hash_step_done, r);
+
+    } else {
+        rc = ngx_http_cvc_hash_verify(&ctx->task, secret, hash,
+                                      ngx_http_cvc_hash_step_done, r);
+    }
+
+    if (rc == NGX_AGAIN) {
+        return NGX_DONE;
+    }
+
+    return ngx_http_cvc_send_unavailable(r, "The thread pool");
+}
+
+
+static void
+ngx_http_cvc_hash_step_done(void *data, ngx_int_t rc, ngx_str_t *hash)
+{
+    ngx_http_request_t  *r = data;
+
+    ngx_str_t                   copy;
+    ngx_http_cvc_ctx_t         *ctx;
+    ngx_http_cvc_hash_next_pt   next;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_cvc_module);
+    ctx->task = NULL;
+
+    if (rc == NGX_ERROR) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "cvc: scrypt failed");
+        ngx_http_cvc_finalize(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    /* the hash lives in the task, which goes after this */
+
+    copy.len = hash->len;
+    copy.data = ngx_pstrdup(r->pool, hash);
+    if (copy.data == NULL && copy.len > 0) {
+        ngx_http_cvc_finalize(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    next = (ngx_http_cvc_hash_next_pt) ctx->next;
+
+    ngx_http_cvc_finalize(r, next(r, ctx, rc, &copy));
 }

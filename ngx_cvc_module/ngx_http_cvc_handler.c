@@ -78,7 +78,9 @@ ngx_http_cvc_handler(ngx_http_request_t *r)
                                        NULL);
     }
 
-    if (ctx->route->ops && ngx_http_cvc_ops_auth(r) != NGX_OK) {
+    if (ctx->route->callers == NGX_HTTP_CVC_OPS
+        && ngx_http_cvc_ops_auth(r) != NGX_OK)
+    {
         if (ngx_http_discard_request_body(r) != NGX_OK) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
@@ -132,15 +134,13 @@ ngx_http_cvc_handler(ngx_http_request_t *r)
 
     r->main->count++;
 
-    rc = ctx->route->handler(r, ctx);
-
-    if (rc != NGX_DONE) {
-        ngx_http_finalize_request(r, rc);
-    }
+    ngx_http_cvc_body_handler(r);
 
     return NGX_DONE;
 }
 
+
+/* the body is in (or there is none): who calls? */
 
 static void
 ngx_http_cvc_body_handler(ngx_http_request_t *r)
@@ -150,13 +150,44 @@ ngx_http_cvc_body_handler(ngx_http_request_t *r)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_cvc_module);
 
-    if (ngx_http_cvc_parse_body(r, ctx, &rc) == NGX_OK) {
-        rc = ctx->route->handler(r, ctx);
+    rc = ngx_http_cvc_authenticate(r, ctx);
+
+    if (rc == NGX_DECLINED) {
+        ngx_http_cvc_proceed(r);
+        return;
     }
 
-    if (rc != NGX_DONE) {
-        ngx_http_finalize_request(r, rc);
+    ngx_http_cvc_finalize(r, rc);
+}
+
+
+/* the caller is known: the JSON body, then the route's handler */
+
+void
+ngx_http_cvc_proceed(ngx_http_request_t *r)
+{
+    ngx_int_t            rc;
+    ngx_http_cvc_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_cvc_module);
+
+    if (r->request_body != NULL && r->request_body->bufs != NULL) {
+        if (ngx_http_cvc_parse_body(r, ctx, &rc) != NGX_OK) {
+            ngx_http_cvc_finalize(r, rc);
+            return;
+        }
+
+    } else {
+        /* no body: an empty object, whose fields are all missing */
+
+        ctx->body = json_object();
+        if (ctx->body == NULL) {
+            ngx_http_cvc_finalize(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
+        }
     }
+
+    ngx_http_cvc_finalize(r, ctx->route->handler(r, ctx));
 }
 
 
@@ -305,52 +336,22 @@ ngx_http_cvc_json_content_type(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_cvc_set_request_id(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx)
 {
-    u_char           *p, rnd[16];
-    ngx_uint_t        i;
-    ngx_list_part_t  *part;
-    ngx_table_elt_t  *h;
+    u_char     *p, rnd[16];
+    ngx_str_t   id;
 
-    part = &r->headers_in.headers.part;
-    h = part->elts;
-
-    for (i = 0; /* void */ ; i++) {
-
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        if (h[i].key.len != sizeof("X-Request-Id") - 1
-            || ngx_strncasecmp(h[i].key.data, (u_char *) "X-Request-Id",
-                               sizeof("X-Request-Id") - 1) != 0)
-        {
-            continue;
-        }
-
-        if (h[i].value.len == 0
-            || h[i].value.len > NGX_HTTP_CVC_REQUEST_ID_LEN)
-        {
-            break;
-        }
-
-        for (p = h[i].value.data; p < h[i].value.data + h[i].value.len; p++) {
+    if (ngx_http_cvc_header(r, "X-Request-Id", &id) == NGX_OK
+        && id.len > 0 && id.len <= NGX_HTTP_CVC_REQUEST_ID_LEN)
+    {
+        for (p = id.data; p < id.data + id.len; p++) {
             if (!(isalnum(*p) || *p == '.' || *p == '_' || *p == '-')) {
                 break;
             }
         }
 
-        if (p == h[i].value.data + h[i].value.len) {
-            ctx->request_id = h[i].value;
-            return ngx_http_cvc_add_header(r, "X-Request-Id",
-                                           &ctx->request_id);
+        if (p == id.data + id.len) {
+            ctx->request_id = id;
+            return ngx_http_cvc_add_header(r, "X-Request-Id", &id);
         }
-
-        break;
     }
 
     if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
@@ -371,24 +372,34 @@ ngx_http_cvc_set_request_id(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx)
 }
 
 
+/* $cvc_request_id, $cvc_account: a string of the request's ctx */
+
 ngx_int_t
-ngx_http_cvc_request_id_variable(ngx_http_request_t *r,
+ngx_http_cvc_ctx_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
+    ngx_str_t           *s;
     ngx_http_cvc_ctx_t  *ctx;
 
     ctx = ngx_http_get_module_ctx(r->main, ngx_http_cvc_module);
 
-    if (ctx == NULL || ctx->request_id.len == 0) {
+    if (ctx == NULL) {
         v->not_found = 1;
         return NGX_OK;
     }
 
-    v->len = ctx->request_id.len;
+    s = (ngx_str_t *) ((char *) ctx + data);
+
+    if (s->len == 0) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->len = s->len;
     v->valid = 1;
     v->no_cacheable = 0;
     v->not_found = 0;
-    v->data = ctx->request_id.data;
+    v->data = s->data;
 
     return NGX_OK;
 }
@@ -582,6 +593,65 @@ ngx_http_cvc_send_no_content(ngx_http_request_t *r)
     r->header_only = 1;
 
     return ngx_http_send_header(r);
+}
+
+
+/* the value of a request header */
+
+ngx_int_t
+ngx_http_cvc_header(ngx_http_request_t *r, const char *name, ngx_str_t *value)
+{
+    size_t            len;
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    len = ngx_strlen(name);
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                return NGX_DECLINED;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len == len
+            && ngx_strncasecmp(h[i].key.data, (u_char *) name, len) == 0)
+        {
+            *value = h[i].value;
+            return NGX_OK;
+        }
+    }
+}
+
+
+/* the client's address and the request id: the audit's last parameters */
+
+ngx_int_t
+ngx_http_cvc_client_params(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
+    ngx_str_t *params)
+{
+    params[0] = r->connection->addr_text;
+    params[1] = ctx->request_id;
+
+    return NGX_OK;
+}
+
+
+/* the caller, as the first two parameters of SQL functions */
+
+void
+ngx_http_cvc_principal_params(ngx_http_cvc_ctx_t *ctx, ngx_str_t *params)
+{
+    params[0] = ctx->principal.kind_name;
+    params[1] = ctx->principal.id;
 }
 
 

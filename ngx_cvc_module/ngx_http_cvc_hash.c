@@ -24,12 +24,13 @@
 #define NGX_HTTP_CVC_SCRYPT_MAXMEM  (64 * 1024 * 1024)
 #define NGX_HTTP_CVC_SALT_LEN       16
 #define NGX_HTTP_CVC_KEY_LEN        32
-#define NGX_HTTP_CVC_SECRET_MAX     256
+#define NGX_HTTP_CVC_SECRET_MAX     1024
 #define NGX_HTTP_CVC_HASH_MAX       160
 
 
 typedef struct {
     ngx_http_cvc_hash_handler_pt    handler;
+    ngx_flag_t                      make;
     ngx_int_t                       rc;
     size_t                          secret_len;
     size_t                          hash_len;
@@ -38,12 +39,13 @@ typedef struct {
 } ngx_http_cvc_hash_ctx_t;
 
 
-static void ngx_http_cvc_hash_make_work(void *data);
-static void ngx_http_cvc_hash_verify_work(void *data);
+static void ngx_http_cvc_hash_work(void *data);
+static void ngx_http_cvc_hash_make_work(ngx_http_cvc_hash_ctx_t *hc);
+static void ngx_http_cvc_hash_verify_work(ngx_http_cvc_hash_ctx_t *hc);
 static void ngx_http_cvc_hash_done(void *data, void *ctx);
 static ngx_int_t ngx_http_cvc_hash_post(ngx_http_cvc_task_t **taskp,
-    ngx_str_t *secret, ngx_str_t *hash, ngx_http_cvc_task_work_pt work,
-    ngx_http_cvc_hash_handler_pt handler, void *data);
+    ngx_str_t *secret, ngx_str_t *hash, ngx_http_cvc_hash_handler_pt handler,
+    void *data);
 static ngx_int_t ngx_http_cvc_scrypt(u_char *secret, size_t len, u_char *salt,
     size_t salt_len, ngx_uint_t ln, ngx_uint_t r, ngx_uint_t p, u_char *key);
 
@@ -60,8 +62,7 @@ ngx_int_t
 ngx_http_cvc_hash_make(ngx_http_cvc_task_t **taskp, ngx_str_t *secret,
     ngx_http_cvc_hash_handler_pt handler, void *data)
 {
-    return ngx_http_cvc_hash_post(taskp, secret, NULL,
-                                  ngx_http_cvc_hash_make_work, handler, data);
+    return ngx_http_cvc_hash_post(taskp, secret, NULL, handler, data);
 }
 
 
@@ -78,16 +79,13 @@ ngx_http_cvc_hash_verify(ngx_http_cvc_task_t **taskp, ngx_str_t *secret,
         hash = &ngx_http_cvc_dummy_hash;
     }
 
-    return ngx_http_cvc_hash_post(taskp, secret, hash,
-                                  ngx_http_cvc_hash_verify_work, handler,
-                                  data);
+    return ngx_http_cvc_hash_post(taskp, secret, hash, handler, data);
 }
 
 
 static ngx_int_t
 ngx_http_cvc_hash_post(ngx_http_cvc_task_t **taskp, ngx_str_t *secret,
-    ngx_str_t *hash, ngx_http_cvc_task_work_pt work,
-    ngx_http_cvc_hash_handler_pt handler, void *data)
+    ngx_str_t *hash, ngx_http_cvc_hash_handler_pt handler, void *data)
 {
     ngx_int_t                 rc;
     ngx_http_cvc_task_t      *task;
@@ -106,6 +104,7 @@ ngx_http_cvc_hash_post(ngx_http_cvc_task_t **taskp, ngx_str_t *secret,
 
     hc = task->ctx;
     hc->handler = handler;
+    hc->make = (hash == NULL);
     hc->secret_len = secret->len;
     ngx_memcpy(hc->secret, secret->data, secret->len);
 
@@ -114,7 +113,7 @@ ngx_http_cvc_hash_post(ngx_http_cvc_task_t **taskp, ngx_str_t *secret,
         ngx_memcpy(hc->hash, hash->data, hash->len);
     }
 
-    task->work = work;
+    task->work = ngx_http_cvc_hash_work;
     task->done = ngx_http_cvc_hash_done;
     task->data = data;
 
@@ -128,11 +127,27 @@ ngx_http_cvc_hash_post(ngx_http_cvc_task_t **taskp, ngx_str_t *secret,
 }
 
 
+/* in a thread: the secret is wiped as soon as it is used */
+
 static void
-ngx_http_cvc_hash_make_work(void *data)
+ngx_http_cvc_hash_work(void *data)
 {
     ngx_http_cvc_hash_ctx_t  *hc = data;
 
+    if (hc->make) {
+        ngx_http_cvc_hash_make_work(hc);
+
+    } else {
+        ngx_http_cvc_hash_verify_work(hc);
+    }
+
+    OPENSSL_cleanse(hc->secret, sizeof(hc->secret));
+}
+
+
+static void
+ngx_http_cvc_hash_make_work(ngx_http_cvc_hash_ctx_t *hc)
+{
     u_char     *p, salt[NGX_HTTP_CVC_SALT_LEN], key[NGX_HTTP_CVC_KEY_LEN];
     ngx_str_t   src, dst;
 
@@ -171,10 +186,8 @@ ngx_http_cvc_hash_make_work(void *data)
 
 
 static void
-ngx_http_cvc_hash_verify_work(void *data)
+ngx_http_cvc_hash_verify_work(ngx_http_cvc_hash_ctx_t *hc)
 {
-    ngx_http_cvc_hash_ctx_t  *hc = data;
-
     int         n;
     u_char     *p, *last, *dollar;
     u_char      salt[NGX_HTTP_CVC_HASH_MAX], want[NGX_HTTP_CVC_HASH_MAX];
@@ -258,10 +271,73 @@ ngx_http_cvc_hash_done(void *data, void *ctx)
 
     ngx_str_t  hash;
 
-    OPENSSL_cleanse(hc->secret, sizeof(hc->secret));
-
     hash.data = hc->hash;
     hash.len = hc->hash_len;
 
     hc->handler(data, hc->rc, &hash);
+}
+
+
+/* bytes of randomness after prefix, in base64url or in hex */
+
+ngx_int_t
+ngx_http_cvc_random(ngx_pool_t *pool, size_t bytes, const char *prefix,
+    ngx_flag_t hex, ngx_str_t *out)
+{
+    u_char     *p, rnd[64];
+    size_t      len;
+    ngx_str_t   src, dst;
+
+    if (bytes > sizeof(rnd) || RAND_bytes(rnd, bytes) != 1) {
+        return NGX_ERROR;
+    }
+
+    len = ngx_strlen(prefix);
+
+    p = ngx_pnalloc(pool, len + 2 * bytes + 4);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(p, prefix, len);
+
+    if (hex) {
+        out->data = p;
+        out->len = ngx_hex_dump(p + len, rnd, bytes) - p;
+        return NGX_OK;
+    }
+
+    src.data = rnd;
+    src.len = bytes;
+    dst.data = p + len;
+    ngx_encode_base64url(&dst, &src);
+
+    out->data = p;
+    out->len = len + dst.len;
+
+    return NGX_OK;
+}
+
+
+/* the SHA-256 of a token, in hex: how tokens and keys are stored */
+
+ngx_int_t
+ngx_http_cvc_sha256_hex(ngx_pool_t *pool, ngx_str_t *in, ngx_str_t *out)
+{
+    u_char        *p, md[EVP_MAX_MD_SIZE];
+    unsigned int   len;
+
+    if (EVP_Digest(in->data, in->len, md, &len, EVP_sha256(), NULL) != 1) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_pnalloc(pool, 2 * len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    out->data = p;
+    out->len = ngx_hex_dump(p, md, len) - p;
+
+    return NGX_OK;
 }

@@ -238,3 +238,147 @@ ngx_http_cvc_json_param(json_t *body, const char *name, ngx_str_t *param)
     param->data = (u_char *) json_string_value(value);
     param->len = json_string_length(value);
 }
+
+
+/* a string member, copied into the pool */
+
+ngx_int_t
+ngx_http_cvc_json_member(ngx_pool_t *pool, json_t *json, const char *name,
+    ngx_str_t *value)
+{
+    json_t  *v;
+
+    v = json_object_get(json, name);
+
+    if (v == NULL || !json_is_string(v)) {
+        return NGX_DECLINED;
+    }
+
+    value->len = json_string_length(v);
+    value->data = ngx_pnalloc(pool, value->len + 1);
+    if (value->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(value->data, json_string_value(v), value->len);
+    value->data[value->len] = '\0';
+
+    return NGX_OK;
+}
+
+
+ngx_flag_t
+ngx_http_cvc_is_digits(const char *s, size_t len, size_t n)
+{
+    size_t  i;
+
+    if (len != n) {
+        return 0;
+    }
+
+    for (i = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9') {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+/* milliseconds since the epoch as RFC 3339 UTC, to the second; NUL-ended */
+
+u_char *
+ngx_http_cvc_time_json(u_char *buf, int64_t ms)
+{
+    ngx_tm_t  tm;
+
+    ngx_gmtime((time_t) (ms / 1000), &tm);
+
+    return ngx_sprintf(buf, "%4d-%02d-%02dT%02d:%02d:%02dZ%Z",
+                       tm.ngx_tm_year, tm.ngx_tm_mon, tm.ngx_tm_mday,
+                       tm.ngx_tm_hour, tm.ngx_tm_min, tm.ngx_tm_sec);
+}
+
+
+/* an integer member (a JSON integer: 40.0 and "40" are errors) */
+
+ngx_int_t
+ngx_http_cvc_json_int(json_t *body, const char *name, json_int_t min,
+    json_int_t max, ngx_flag_t required, json_t *errors, json_int_t *value)
+{
+    json_t  *v;
+    char     msg[80];
+
+    v = json_object_get(body, name);
+
+    if (v == NULL || json_is_null(v)) {
+        if (required) {
+            json_object_set_new(errors, name, json_string("is required"));
+        }
+
+        return NGX_DECLINED;
+    }
+
+    if (!json_is_integer(v)) {
+        json_object_set_new(errors, name, json_string("must be an integer"));
+        return NGX_ERROR;
+    }
+
+    *value = json_integer_value(v);
+
+    if (*value < min || *value > max) {
+        ngx_snprintf((u_char *) msg, sizeof(msg), "must be %L to %L%Z",
+                     (int64_t) min, (int64_t) max);
+        json_object_set_new(errors, name, json_string(msg));
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/* RFC 3339: YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM) */
+
+ngx_flag_t
+ngx_http_cvc_is_time(const char *s)
+{
+    const char  *p, *t;
+    const char  *shape = "dddd-dd-ddTdd:dd:dd";
+
+    t = s;
+
+    for (p = shape; *p != '\0'; p++, s++) {
+        if (*p == 'd' ? (*s < '0' || *s > '9') : *s != *p) {
+            return 0;
+        }
+    }
+
+    if (ngx_atoi((u_char *) t + 5, 2) < 1 || ngx_atoi((u_char *) t + 5, 2) > 12
+        || ngx_atoi((u_char *) t + 8, 2) < 1
+        || ngx_atoi((u_char *) t + 8, 2) > 31
+        || ngx_atoi((u_char *) t + 11, 2) > 23
+        || ngx_atoi((u_char *) t + 14, 2) > 59
+        || ngx_atoi((u_char *) t + 17, 2) > 59)
+    {
+        return 0;
+    }
+
+    if (*s == '.') {
+        for (s++; *s >= '0' && *s <= '9'; s++) { /* void */ }
+    }
+
+    if (*s == 'Z') {
+        return s[1] == '\0';
+    }
+
+    if (*s != '+' && *s != '-') {
+        return 0;
+    }
+
+    s++;
+
+    return s[0] >= '0' && s[0] <= '9' && s[1] >= '0' && s[1] <= '9'
+           && s[2] == ':' && s[3] >= '0' && s[3] <= '9' && s[4] >= '0'
+           && s[4] <= '9' && s[5] == '\0';
+}

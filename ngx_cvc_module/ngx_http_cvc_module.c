@@ -81,6 +81,41 @@ static ngx_command_t  ngx_http_cvc_commands[] = {
       0,
       NULL },
 
+    { ngx_string("cvc_session_idle"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_cvc_main_conf_t, session_idle),
+      NULL },
+
+    { ngx_string("cvc_session_max"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_cvc_main_conf_t, session_max),
+      NULL },
+
+    { ngx_string("cvc_cookie_secure"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_cvc_main_conf_t, cookie_secure),
+      NULL },
+
+    { ngx_string("cvc_test_clock"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_cvc_main_conf_t, test_clock),
+      NULL },
+
+    { ngx_string("cvc_public_url"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_cvc_main_conf_t, public_url),
+      NULL },
+
     { ngx_string("cvc_api"),
       NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
       ngx_http_cvc_enable,
@@ -140,7 +175,13 @@ ngx_module_t  ngx_http_cvc_module = {
 static ngx_http_variable_t  ngx_http_cvc_vars[] = {
 
     { ngx_string("cvc_request_id"), NULL,
-      ngx_http_cvc_request_id_variable, 0,
+      ngx_http_cvc_ctx_variable,
+      offsetof(ngx_http_cvc_ctx_t, request_id),
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("cvc_account"), NULL,
+      ngx_http_cvc_ctx_variable,
+      offsetof(ngx_http_cvc_ctx_t, principal.account),
       NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
       ngx_http_null_variable
@@ -189,6 +230,10 @@ ngx_http_cvc_create_main_conf(ngx_conf_t *cf)
     mcf->redis.size = NGX_CONF_UNSET_UINT;
     mcf->connect_timeout = NGX_CONF_UNSET_MSEC;
     mcf->query_timeout = NGX_CONF_UNSET_MSEC;
+    mcf->session_idle = NGX_CONF_UNSET_MSEC;
+    mcf->session_max = NGX_CONF_UNSET_MSEC;
+    mcf->cookie_secure = NGX_CONF_UNSET;
+    mcf->test_clock = NGX_CONF_UNSET;
 
     return mcf;
 }
@@ -206,6 +251,18 @@ ngx_http_cvc_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_uint_value(mcf->redis.size, 2);
     ngx_conf_init_msec_value(mcf->connect_timeout, 2000);
     ngx_conf_init_msec_value(mcf->query_timeout, 5000);
+    ngx_conf_init_msec_value(mcf->session_idle, 15 * 60 * 1000);
+    ngx_conf_init_msec_value(mcf->session_max, 12 * 60 * 60 * 1000);
+    ngx_conf_init_value(mcf->cookie_secure, 1);
+    ngx_conf_init_value(mcf->test_clock, 0);
+
+    if (mcf->public_url.len == 0) {
+        ngx_str_set(&mcf->public_url, "http://127.0.0.1:8080");
+    }
+
+    if (mcf->public_url.data[mcf->public_url.len - 1] == '/') {
+        mcf->public_url.len--;
+    }
 
     if (mcf->pg.size == 0 || mcf->redis.size == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,

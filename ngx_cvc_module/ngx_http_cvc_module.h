@@ -23,7 +23,8 @@
 
 #define NGX_HTTP_CVC_MAX_BODY           65536
 #define NGX_HTTP_CVC_REQUEST_ID_LEN     128
-#define NGX_HTTP_CVC_MAX_PARAMS         8
+#define NGX_HTTP_CVC_MAX_PARAMS         16
+#define NGX_HTTP_CVC_MAX_AMOUNT         10000000
 
 
 typedef struct ngx_http_cvc_pg_op_s     ngx_http_cvc_pg_op_t;
@@ -83,6 +84,11 @@ typedef struct {
     ngx_msec_t                  query_timeout;
     ngx_str_t                   thread_pool_name;
     ngx_thread_pool_t          *thread_pool;
+    ngx_msec_t                  session_idle;
+    ngx_msec_t                  session_max;
+    ngx_flag_t                  cookie_secure;
+    ngx_flag_t                  test_clock;
+    ngx_str_t                   public_url;
     ngx_flag_t                  enabled;
 } ngx_http_cvc_main_conf_t;
 
@@ -96,14 +102,47 @@ typedef struct {
 
 typedef ngx_int_t (*ngx_http_cvc_route_handler_pt)(ngx_http_request_t *r,
     ngx_http_cvc_ctx_t *ctx);
+typedef ngx_int_t (*ngx_http_cvc_pg_next_pt)(ngx_http_request_t *r,
+    ngx_http_cvc_ctx_t *ctx, json_t *result);
+typedef ngx_int_t (*ngx_http_cvc_redis_next_pt)(ngx_http_request_t *r,
+    ngx_http_cvc_ctx_t *ctx, redisReply *reply);
+typedef ngx_int_t (*ngx_http_cvc_hash_next_pt)(ngx_http_request_t *r,
+    ngx_http_cvc_ctx_t *ctx, ngx_int_t rc, ngx_str_t *hash);
+
+
+/* who may call a route */
+#define NGX_HTTP_CVC_PUBLIC     0x00
+#define NGX_HTTP_CVC_ADMIN      0x01
+#define NGX_HTTP_CVC_POS        0x02
+#define NGX_HTTP_CVC_API_KEY    0x04
+#define NGX_HTTP_CVC_CUSTOMER   0x08
+#define NGX_HTTP_CVC_OPS        0x10
+
+#define NGX_HTTP_CVC_MERCHANT   (NGX_HTTP_CVC_ADMIN|NGX_HTTP_CVC_POS)
+#define NGX_HTTP_CVC_PARTNER    (NGX_HTTP_CVC_MERCHANT|NGX_HTTP_CVC_API_KEY)
+#define NGX_HTTP_CVC_ANYONE     (NGX_HTTP_CVC_PARTNER|NGX_HTTP_CVC_CUSTOMER)
 
 
 typedef struct {
     ngx_uint_t                      methods;
     const char                     *pattern;
     ngx_http_cvc_route_handler_pt   handler;
-    unsigned                        ops:1;
+    ngx_uint_t                      callers;
 } ngx_http_cvc_route_t;
+
+
+/* the authenticated caller */
+typedef struct {
+    ngx_uint_t                      kind;       /* NGX_HTTP_CVC_ADMIN, ... */
+    ngx_str_t                       kind_name;  /* "admin", ... */
+    ngx_str_t                       id;
+    ngx_str_t                       convention;
+    ngx_str_t                       point_of_sale;  /* of an API key */
+    ngx_str_t                       account;    /* "admin:123456" */
+    ngx_str_t                       session;    /* its Redis key */
+    ngx_str_t                       csrf;
+    ngx_str_t                       expires;    /* ms, of the session */
+} ngx_http_cvc_principal_t;
 
 
 /* per request */
@@ -113,6 +152,8 @@ struct ngx_http_cvc_ctx_s {
     ngx_str_t                       params[NGX_HTTP_CVC_MAX_PARAMS];
     ngx_uint_t                      nparams;
     json_t                         *body;
+    ngx_http_cvc_principal_t        principal;
+    unsigned                        cookie:1;   /* the credential came so */
 
     /* the backend operations in flight, detached if the request goes */
     ngx_http_cvc_pg_op_t           *pg_op;
@@ -124,6 +165,7 @@ struct ngx_http_cvc_ctx_s {
     ngx_uint_t                      status;
     ngx_int_t                       pg_rc;
     ngx_int_t                       redis_rc;
+    void                           *next;   /* the step after a backend's */
     void                           *data;
 };
 
@@ -133,7 +175,7 @@ extern ngx_module_t  ngx_http_cvc_module;
 
 /* ngx_http_cvc_handler.c */
 ngx_int_t ngx_http_cvc_handler(ngx_http_request_t *r);
-ngx_int_t ngx_http_cvc_request_id_variable(ngx_http_request_t *r,
+ngx_int_t ngx_http_cvc_ctx_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 ngx_int_t ngx_http_cvc_add_header(ngx_http_request_t *r, const char *name,
     ngx_str_t *value);
@@ -148,6 +190,13 @@ ngx_int_t ngx_http_cvc_send_unavailable(ngx_http_request_t *r,
 ngx_int_t ngx_http_cvc_send_invalid(ngx_http_request_t *r, json_t *fields);
 ngx_int_t ngx_http_cvc_send_no_content(ngx_http_request_t *r);
 ngx_int_t ngx_http_cvc_bearer(ngx_http_request_t *r, ngx_str_t *token);
+ngx_int_t ngx_http_cvc_header(ngx_http_request_t *r, const char *name,
+    ngx_str_t *value);
+ngx_int_t ngx_http_cvc_client_params(ngx_http_request_t *r,
+    ngx_http_cvc_ctx_t *ctx, ngx_str_t *params);
+void ngx_http_cvc_principal_params(ngx_http_cvc_ctx_t *ctx,
+    ngx_str_t *params);
+void ngx_http_cvc_proceed(ngx_http_request_t *r);
 void ngx_http_cvc_finalize(ngx_http_request_t *r, ngx_int_t rc);
 
 /* ngx_http_cvc_router.c */
@@ -166,8 +215,16 @@ const char *ngx_http_cvc_json_digits(json_t *body, const char *name, size_t n,
     ngx_flag_t required, json_t *errors);
 const char *ngx_http_cvc_json_email(json_t *body, const char *name,
     ngx_flag_t required, json_t *errors);
+ngx_int_t ngx_http_cvc_json_int(json_t *body, const char *name,
+    json_int_t min, json_int_t max, ngx_flag_t required, json_t *errors,
+    json_int_t *value);
 void ngx_http_cvc_json_param(json_t *body, const char *name,
     ngx_str_t *param);
+ngx_int_t ngx_http_cvc_json_member(ngx_pool_t *pool, json_t *json,
+    const char *name, ngx_str_t *value);
+ngx_flag_t ngx_http_cvc_is_digits(const char *s, size_t len, size_t n);
+u_char *ngx_http_cvc_time_json(u_char *buf, int64_t ms);
+ngx_flag_t ngx_http_cvc_is_time(const char *s);
 
 /* ngx_http_cvc_event.c */
 ngx_connection_t *ngx_http_cvc_conn_get(ngx_socket_t fd,
@@ -213,8 +270,70 @@ ngx_int_t ngx_http_cvc_call(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
 ngx_int_t ngx_http_cvc_pg_answer(ngx_http_request_t *r, ngx_int_t rc,
     PGresult *res, ngx_uint_t status);
 ngx_int_t ngx_http_cvc_pg_error(ngx_http_request_t *r, PGresult *res);
+ngx_int_t ngx_http_cvc_pg_step(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
+    const char *sql, ngx_uint_t nparams, ngx_str_t *params,
+    ngx_http_cvc_pg_next_pt next);
+json_t *ngx_http_cvc_pg_json(ngx_http_request_t *r, PGresult *res);
+ngx_int_t ngx_http_cvc_redis_step(ngx_http_request_t *r,
+    ngx_http_cvc_ctx_t *ctx, int argc, const char **argv,
+    const size_t *argvlen, ngx_http_cvc_redis_next_pt next);
+ngx_int_t ngx_http_cvc_hash_step(ngx_http_request_t *r,
+    ngx_http_cvc_ctx_t *ctx, ngx_str_t *secret, ngx_str_t *hash,
+    ngx_flag_t make, ngx_http_cvc_hash_next_pt next);
+
+ngx_int_t ngx_http_cvc_random(ngx_pool_t *pool, size_t bytes,
+    const char *prefix, ngx_flag_t hex, ngx_str_t *out);
+ngx_int_t ngx_http_cvc_sha256_hex(ngx_pool_t *pool, ngx_str_t *in,
+    ngx_str_t *out);
+
+/* ngx_http_cvc_auth.c */
+ngx_int_t ngx_http_cvc_authenticate(ngx_http_request_t *r,
+    ngx_http_cvc_ctx_t *ctx);
+ngx_int_t ngx_http_cvc_merchant_login(ngx_http_request_t *r,
+    ngx_http_cvc_ctx_t *ctx);
+ngx_int_t ngx_http_cvc_customer_login(ngx_http_request_t *r,
+    ngx_http_cvc_ctx_t *ctx);
+ngx_int_t ngx_http_cvc_logout(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx);
+ngx_int_t ngx_http_cvc_reset_request(ngx_http_request_t *r,
+    ngx_http_cvc_ctx_t *ctx);
+ngx_int_t ngx_http_cvc_reset_confirm(ngx_http_request_t *r,
+    ngx_http_cvc_ctx_t *ctx);
+ngx_int_t ngx_http_cvc_payment_code(ngx_http_request_t *r,
+    ngx_http_cvc_ctx_t *ctx);
 
 /* resources */
+ngx_int_t ngx_http_cvc_merchant_me(ngx_http_request_t *r,
+    ngx_http_cvc_ctx_t *ctx);
+ngx_int_t ngx_http_cvc_pos_list(ngx_http_request_t *r,
+    ngx_http_cvc_ctx_t *ctx);
+ngx_int_t ngx_http_cvc_api_key_create(ngx_http_request_t *r,
+    ngx_http_cvc_ctx_t *ctx);
+ngx_int_t ngx_http_cvc_api_keys_list(ngx_http_request_t *r,
+    ngx_http_cvc_ctx_t *ctx);
+ngx_int_t ngx_http_cvc_api_key_revoke(ngx_http_request_t *r,
+    ngx_http_cvc_ctx_t *ctx);
+ngx_int_t ngx_http_cvc_webhook_put(ngx_http_request_t *r,
+    ngx_http_cvc_ctx_t *ctx);
+ngx_int_t ngx_http_cvc_webhook_get(ngx_http_request_t *r,
+    ngx_http_cvc_ctx_t *ctx);
+ngx_int_t ngx_http_cvc_webhook_delete(ngx_http_request_t *r,
+    ngx_http_cvc_ctx_t *ctx);
+ngx_int_t ngx_http_cvc_customer_me(ngx_http_request_t *r,
+    ngx_http_cvc_ctx_t *ctx);
+ngx_int_t ngx_http_cvc_business_days(ngx_http_request_t *r,
+    ngx_http_cvc_ctx_t *ctx);
+ngx_int_t ngx_http_cvc_ops_pos(ngx_http_request_t *r,
+    ngx_http_cvc_ctx_t *ctx);
+ngx_int_t ngx_http_cvc_ops_beneficiary(ngx_http_request_t *r,
+    ngx_http_cvc_ctx_t *ctx);
+ngx_int_t ngx_http_cvc_ops_credit(ngx_http_request_t *r,
+    ngx_http_cvc_ctx_t *ctx);
+ngx_int_t ngx_http_cvc_ops_unlock(ngx_http_request_t *r,
+    ngx_http_cvc_ctx_t *ctx);
+ngx_int_t ngx_http_cvc_ops_clock_set(ngx_http_request_t *r,
+    ngx_http_cvc_ctx_t *ctx);
+ngx_int_t ngx_http_cvc_ops_clock_clear(ngx_http_request_t *r,
+    ngx_http_cvc_ctx_t *ctx);
 ngx_int_t ngx_http_cvc_health(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx);
 ngx_int_t ngx_http_cvc_ops_auth(ngx_http_request_t *r);
 ngx_int_t ngx_http_cvc_ops_convention(ngx_http_request_t *r,

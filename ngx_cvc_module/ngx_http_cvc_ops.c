@@ -10,8 +10,33 @@
 #include <openssl/crypto.h>
 
 
-static void ngx_http_cvc_ops_convention_hashed(void *data, ngx_int_t rc,
-    ngx_str_t *hash);
+static ngx_int_t ngx_http_cvc_ops_convention_hashed(ngx_http_request_t *r,
+    ngx_http_cvc_ctx_t *ctx, ngx_int_t rc, ngx_str_t *hash);
+static ngx_int_t ngx_http_cvc_ops_pos_hashed(ngx_http_request_t *r,
+    ngx_http_cvc_ctx_t *ctx, ngx_int_t rc, ngx_str_t *hash);
+static ngx_int_t ngx_http_cvc_ops_beneficiary_hashed(ngx_http_request_t *r,
+    ngx_http_cvc_ctx_t *ctx, ngx_int_t rc, ngx_str_t *hash);
+static ngx_int_t ngx_http_cvc_ops_beneficiary_coded(ngx_http_request_t *r,
+    ngx_http_cvc_ctx_t *ctx, ngx_int_t rc, ngx_str_t *hash);
+static ngx_int_t ngx_http_cvc_ops_clock_db(ngx_http_request_t *r,
+    ngx_http_cvc_ctx_t *ctx, json_t *result);
+static ngx_int_t ngx_http_cvc_ops_clock_done(ngx_http_request_t *r,
+    ngx_http_cvc_ctx_t *ctx, redisReply *reply);
+static ngx_int_t ngx_http_cvc_ops_clock_cleared(ngx_http_request_t *r,
+    ngx_http_cvc_ctx_t *ctx, json_t *result);
+static ngx_int_t ngx_http_cvc_ops_no_content(ngx_http_request_t *r,
+    ngx_http_cvc_ctx_t *ctx, redisReply *reply);
+static ngx_int_t ngx_http_cvc_ops_hash_password(ngx_http_request_t *r,
+    ngx_http_cvc_ctx_t *ctx, json_t *errors, ngx_http_cvc_hash_next_pt next);
+static ngx_flag_t ngx_http_cvc_test_clock(ngx_http_request_t *r);
+
+
+/* KEYS: cvc:clock; ARGV: the test clock's now, in ms */
+static const char  ngx_http_cvc_lua_clock_set[] =
+    "local t = redis.call('TIME') "
+    "redis.call('SET', KEYS[1], tonumber(ARGV[1]) "
+    "- (t[1] * 1000 + math.floor(t[2] / 1000))) "
+    "return 1";
 
 
 /* "Authorization: Bearer <cvc_ops_token>", compared in constant time */
@@ -40,10 +65,7 @@ ngx_http_cvc_ops_auth(ngx_http_request_t *r)
 ngx_int_t
 ngx_http_cvc_ops_convention(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx)
 {
-    json_t      *errors;
-    ngx_int_t    rc;
-    ngx_str_t    password;
-    const char  *pw;
+    json_t  *errors;
 
     static const char  *fields[] = { "id", "name", "email", "password", NULL };
 
@@ -55,7 +77,211 @@ ngx_http_cvc_ops_convention(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx)
     (void) ngx_http_cvc_json_digits(ctx->body, "id", 6, 0, errors);
     (void) ngx_http_cvc_json_string(ctx->body, "name", 1, 255, 1, errors);
     (void) ngx_http_cvc_json_email(ctx->body, "email", 1, errors);
-    pw = ngx_http_cvc_json_string(ctx->body, "password", 12, 128, 1, errors);
+    (void) ngx_http_cvc_json_string(ctx->body, "password", 12, 128, 1, errors);
+
+    return ngx_http_cvc_ops_hash_password(r, ctx, errors,
+                                          ngx_http_cvc_ops_convention_hashed);
+}
+
+
+static ngx_int_t
+ngx_http_cvc_ops_convention_hashed(ngx_http_request_t *r,
+    ngx_http_cvc_ctx_t *ctx, ngx_int_t rc, ngx_str_t *hash)
+{
+    ngx_str_t  params[6];
+
+    ngx_http_cvc_json_param(ctx->body, "id", &params[0]);
+    ngx_http_cvc_json_param(ctx->body, "name", &params[1]);
+    ngx_http_cvc_json_param(ctx->body, "email", &params[2]);
+    params[3] = *hash;
+    (void) ngx_http_cvc_client_params(r, ctx, &params[4]);
+
+    return ngx_http_cvc_call(r, ctx,
+                             "select cvc.create_convention($1, $2, $3, $4, "
+                             "$5, $6)", 6, params, NGX_HTTP_CREATED);
+}
+
+
+/*
+ * POST /ops/v1/points-of-sale
+ * {"convention", "id"?, "name", "email", "password", "category"}
+ */
+
+ngx_int_t
+ngx_http_cvc_ops_pos(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx)
+{
+    json_t      *errors;
+    ngx_uint_t   i;
+    const char  *category;
+
+    static const char  *fields[] = { "convention", "id", "name", "email",
+                                     "password", "category", NULL };
+
+    static const char  *categories[] = { "accommodation",
+        "stays_and_transport", "leisure_and_culture", "sports_leisure",
+        "restaurants", NULL };
+
+    errors = ngx_http_cvc_json_unknown_fields(ctx->body, fields);
+    if (errors == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    (void) ngx_http_cvc_json_digits(ctx->body, "convention", 6, 1, errors);
+    (void) ngx_http_cvc_json_digits(ctx->body, "id", 12, 0, errors);
+    (void) ngx_http_cvc_json_string(ctx->body, "name", 1, 255, 1, errors);
+    (void) ngx_http_cvc_json_email(ctx->body, "email", 1, errors);
+    (void) ngx_http_cvc_json_string(ctx->body, "password", 12, 128, 1, errors);
+    category = ngx_http_cvc_json_string(ctx->body, "category", 1, 64, 1,
+                                        errors);
+
+    if (category != NULL) {
+        for (i = 0; categories[i] != NULL; i++) {
+            if (ngx_strcmp(category, categories[i]) == 0) {
+                break;
+            }
+        }
+
+        if (categories[i] == NULL) {
+            json_object_set_new(errors, "category",
+                                json_string("must be one of accommodation, "
+                                            "stays_and_transport, "
+                                            "leisure_and_culture, "
+                                            "sports_leisure, restaurants"));
+        }
+    }
+
+    return ngx_http_cvc_ops_hash_password(r, ctx, errors,
+                                          ngx_http_cvc_ops_pos_hashed);
+}
+
+
+static ngx_int_t
+ngx_http_cvc_ops_pos_hashed(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
+    ngx_int_t rc, ngx_str_t *hash)
+{
+    ngx_str_t  params[8];
+
+    ngx_http_cvc_json_param(ctx->body, "convention", &params[0]);
+    ngx_http_cvc_json_param(ctx->body, "id", &params[1]);
+    ngx_http_cvc_json_param(ctx->body, "name", &params[2]);
+    ngx_http_cvc_json_param(ctx->body, "email", &params[3]);
+    ngx_http_cvc_json_param(ctx->body, "category", &params[4]);
+    params[5] = *hash;
+    (void) ngx_http_cvc_client_params(r, ctx, &params[6]);
+
+    return ngx_http_cvc_call(r, ctx,
+                             "select cvc.create_point_of_sale($1, $2, $3, $4, "
+                             "$5, $6, $7, $8)", 8, params, NGX_HTTP_CREATED);
+}
+
+
+/*
+ * POST /ops/v1/beneficiaries
+ * {"id"?, "email", "password", "payment_code", "balance"?}
+ */
+
+ngx_int_t
+ngx_http_cvc_ops_beneficiary(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx)
+{
+    json_t      *errors;
+    json_int_t   balance;
+
+    static const char  *fields[] = { "id", "email", "password",
+                                     "payment_code", "balance", NULL };
+
+    errors = ngx_http_cvc_json_unknown_fields(ctx->body, fields);
+    if (errors == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    (void) ngx_http_cvc_json_digits(ctx->body, "id", 11, 0, errors);
+    (void) ngx_http_cvc_json_email(ctx->body, "email", 1, errors);
+    (void) ngx_http_cvc_json_string(ctx->body, "password", 12, 128, 1, errors);
+    (void) ngx_http_cvc_json_digits(ctx->body, "payment_code", 6, 1, errors);
+    (void) ngx_http_cvc_json_int(ctx->body, "balance", 0,
+                                 NGX_HTTP_CVC_MAX_AMOUNT, 0, errors, &balance);
+
+    return ngx_http_cvc_ops_hash_password(r, ctx, errors,
+                                          ngx_http_cvc_ops_beneficiary_hashed);
+}
+
+
+static ngx_int_t
+ngx_http_cvc_ops_beneficiary_hashed(ngx_http_request_t *r,
+    ngx_http_cvc_ctx_t *ctx, ngx_int_t rc, ngx_str_t *hash)
+{
+    ngx_str_t  code, *copy;
+
+    /* the password's hash waits for the payment code's */
+
+    copy = ngx_palloc(r->pool, sizeof(ngx_str_t));
+    if (copy == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    *copy = *hash;
+    ctx->data = copy;
+
+    ngx_http_cvc_json_param(ctx->body, "payment_code", &code);
+
+    return ngx_http_cvc_hash_step(r, ctx, &code, NULL, 1,
+                                  ngx_http_cvc_ops_beneficiary_coded);
+}
+
+
+static ngx_int_t
+ngx_http_cvc_ops_beneficiary_coded(ngx_http_request_t *r,
+    ngx_http_cvc_ctx_t *ctx, ngx_int_t rc, ngx_str_t *hash)
+{
+    u_char     n[NGX_INT_T_LEN];
+    json_t    *balance;
+    ngx_str_t  params[7];
+
+    ngx_http_cvc_json_param(ctx->body, "id", &params[0]);
+    ngx_http_cvc_json_param(ctx->body, "email", &params[1]);
+    params[2] = *(ngx_str_t *) ctx->data;
+    params[3] = *hash;
+
+    balance = json_object_get(ctx->body, "balance");
+
+    if (json_is_integer(balance)) {
+        params[4].data = n;
+        params[4].len = ngx_sprintf(n, "%L",
+                                    (int64_t) json_integer_value(balance))
+                        - n;
+
+    } else {
+        ngx_str_null(&params[4]);
+    }
+
+    (void) ngx_http_cvc_client_params(r, ctx, &params[5]);
+
+    return ngx_http_cvc_call(r, ctx,
+                             "select cvc.create_beneficiary($1, $2, $3, $4, "
+                             "$5::bigint, $6, $7)", 7, params,
+                             NGX_HTTP_CREATED);
+}
+
+
+/* POST /ops/v1/beneficiaries/{id}/credits {"amount"} */
+
+ngx_int_t
+ngx_http_cvc_ops_credit(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx)
+{
+    u_char       n[NGX_INT_T_LEN];
+    json_t      *errors;
+    ngx_str_t    params[4];
+    json_int_t   amount;
+
+    static const char  *fields[] = { "amount", NULL };
+
+    errors = ngx_http_cvc_json_unknown_fields(ctx->body, fields);
+    if (errors == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    (void) ngx_http_cvc_json_int(ctx->body, "amount", 1,
+                                 NGX_HTTP_CVC_MAX_AMOUNT, 1, errors, &amount);
 
     if (json_object_size(errors) > 0) {
         return ngx_http_cvc_send_invalid(r, errors);
@@ -63,46 +289,191 @@ ngx_http_cvc_ops_convention(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx)
 
     json_decref(errors);
 
-    password.data = (u_char *) pw;
-    password.len = ngx_strlen(pw);
+    params[0] = ctx->params[0];
+    params[1].data = n;
+    params[1].len = ngx_sprintf(n, "%L", (int64_t) amount) - n;
+    (void) ngx_http_cvc_client_params(r, ctx, &params[2]);
 
-    rc = ngx_http_cvc_hash_make(&ctx->task, &password,
-                                ngx_http_cvc_ops_convention_hashed, r);
-
-    if (rc == NGX_AGAIN) {
-        return NGX_DONE;
-    }
-
-    return ngx_http_cvc_send_unavailable(r, "The thread pool");
+    return ngx_http_cvc_call(r, ctx,
+                             "select cvc.credit_beneficiary($1, $2::bigint, "
+                             "$3, $4)", 4, params, NGX_HTTP_CREATED);
 }
 
 
-static void
-ngx_http_cvc_ops_convention_hashed(void *data, ngx_int_t rc, ngx_str_t *hash)
+/* POST /ops/v1/beneficiaries/{id}/unlock */
+
+ngx_int_t
+ngx_http_cvc_ops_unlock(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx)
 {
-    ngx_http_request_t  *r = data;
+    ngx_str_t  params[3];
 
-    ngx_str_t            params[6];
-    ngx_http_cvc_ctx_t  *ctx;
+    params[0] = ctx->params[0];
+    (void) ngx_http_cvc_client_params(r, ctx, &params[1]);
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_cvc_module);
-    ctx->task = NULL;
+    return ngx_http_cvc_call(r, ctx,
+                             "select cvc.unlock_beneficiary($1, $2, $3)", 3,
+                             params, NGX_HTTP_NO_CONTENT);
+}
 
-    if (rc != NGX_OK) {
-        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
-                      "cvc: password hashing failed");
-        ngx_http_cvc_finalize(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
+
+/*
+ * PUT /ops/v1/clock {"now"}: "now" for PostgreSQL (cvc.test_clock) and
+ * for Redis (cvc:clock, the offset from Redis's own time), where the
+ * configuration allows it, never by default.
+ */
+
+ngx_int_t
+ngx_http_cvc_ops_clock_set(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx)
+{
+    json_t      *errors;
+    ngx_str_t    params[3];
+    const char  *now;
+
+    static const char  *fields[] = { "now", NULL };
+
+    if (!ngx_http_cvc_test_clock(r)) {
+        return ngx_http_cvc_send_error(r, NGX_HTTP_NOT_FOUND, "not_found",
+                                       "No such resource.", NULL);
     }
 
-    ngx_http_cvc_json_param(ctx->body, "id", &params[0]);
-    ngx_http_cvc_json_param(ctx->body, "name", &params[1]);
-    ngx_http_cvc_json_param(ctx->body, "email", &params[2]);
-    params[3] = *hash;
-    params[4] = r->connection->addr_text;
-    params[5] = ctx->request_id;
+    errors = ngx_http_cvc_json_unknown_fields(ctx->body, fields);
+    if (errors == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
-    ngx_http_cvc_finalize(r, ngx_http_cvc_call(r, ctx,
-                             "select cvc.create_convention($1, $2, $3, $4, "
-                             "$5, $6)", 6, params, NGX_HTTP_CREATED));
+    now = ngx_http_cvc_json_string(ctx->body, "now", 20, 35, 1, errors);
+
+    if (now != NULL && !ngx_http_cvc_is_time(now)) {
+        json_object_set_new(errors, "now",
+                            json_string("must be an RFC 3339 time"));
+    }
+
+    if (json_object_size(errors) > 0) {
+        return ngx_http_cvc_send_invalid(r, errors);
+    }
+
+    json_decref(errors);
+
+    ngx_http_cvc_json_param(ctx->body, "now", &params[0]);
+    (void) ngx_http_cvc_client_params(r, ctx, &params[1]);
+
+    return ngx_http_cvc_pg_step(r, ctx,
+                                "select cvc.clock_set($1::timestamptz, $2, "
+                                "$3)", 3, params, ngx_http_cvc_ops_clock_db);
+}
+
+
+static ngx_int_t
+ngx_http_cvc_ops_clock_db(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
+    json_t *result)
+{
+    u_char       n[NGX_INT_T_LEN];
+    size_t       argvlen[5];
+    const char  *argv[5];
+
+    if (result == NULL || !json_is_integer(json_object_get(result, "ms"))) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->data = result;
+
+    argv[0] = "EVAL";
+    argv[1] = ngx_http_cvc_lua_clock_set;
+    argv[2] = "1";
+    argv[3] = "cvc:clock";
+    argv[4] = (char *) n;
+
+    argvlen[0] = 4;
+    argvlen[1] = sizeof(ngx_http_cvc_lua_clock_set) - 1;
+    argvlen[2] = 1;
+    argvlen[3] = sizeof("cvc:clock") - 1;
+    argvlen[4] = ngx_sprintf(n, "%L",
+                    (int64_t) json_integer_value(json_object_get(result,
+                                                                 "ms")))
+                 - n;
+
+    return ngx_http_cvc_redis_step(r, ctx, 5, argv, argvlen,
+                                   ngx_http_cvc_ops_clock_done);
+}
+
+
+static ngx_int_t
+ngx_http_cvc_ops_clock_done(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
+    redisReply *reply)
+{
+    json_t  *result = ctx->data;
+
+    json_object_del(result, "ms");
+
+    return ngx_http_cvc_send_json(r, NGX_HTTP_OK, result);
+}
+
+
+/* DELETE /ops/v1/clock */
+
+ngx_int_t
+ngx_http_cvc_ops_clock_clear(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx)
+{
+    ngx_str_t  params[2];
+
+    if (!ngx_http_cvc_test_clock(r)) {
+        return ngx_http_cvc_send_error(r, NGX_HTTP_NOT_FOUND, "not_found",
+                                       "No such resource.", NULL);
+    }
+
+    (void) ngx_http_cvc_client_params(r, ctx, params);
+
+    return ngx_http_cvc_pg_step(r, ctx, "select cvc.clock_clear($1, $2)", 2,
+                                params, ngx_http_cvc_ops_clock_cleared);
+}
+
+
+static ngx_int_t
+ngx_http_cvc_ops_clock_cleared(ngx_http_request_t *r,
+    ngx_http_cvc_ctx_t *ctx, json_t *result)
+{
+    static const char  *argv[] = { "DEL", "cvc:clock" };
+    static size_t       argvlen[] = { 3, sizeof("cvc:clock") - 1 };
+
+    return ngx_http_cvc_redis_step(r, ctx, 2, argv, argvlen,
+                                   ngx_http_cvc_ops_no_content);
+}
+
+
+static ngx_int_t
+ngx_http_cvc_ops_no_content(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
+    redisReply *reply)
+{
+    return ngx_http_cvc_send_no_content(r);
+}
+
+
+/* validation errors, or the password hashed in the thread pool */
+
+static ngx_int_t
+ngx_http_cvc_ops_hash_password(ngx_http_request_t *r,
+    ngx_http_cvc_ctx_t *ctx, json_t *errors, ngx_http_cvc_hash_next_pt next)
+{
+    ngx_str_t  password;
+
+    if (json_object_size(errors) > 0) {
+        return ngx_http_cvc_send_invalid(r, errors);
+    }
+
+    json_decref(errors);
+
+    ngx_http_cvc_json_param(ctx->body, "password", &password);
+
+    return ngx_http_cvc_hash_step(r, ctx, &password, NULL, 1, next);
+}
+
+
+static ngx_flag_t
+ngx_http_cvc_test_clock(ngx_http_request_t *r)
+{
+    ngx_http_cvc_main_conf_t  *mcf;
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_cvc_module);
+
+    return mcf->test_clock;
 }

@@ -13,11 +13,92 @@
 #define NGX_HTTP_CVC_GET   (NGX_HTTP_GET|NGX_HTTP_HEAD)
 
 
+#define NGX_HTTP_CVC_API  "/api/v1"
+#define NGX_HTTP_CVC_POS_PATH  NGX_HTTP_CVC_API "/points-of-sale/{pos}"
+
+
 static const ngx_http_cvc_route_t  ngx_http_cvc_routes[] = {
 
-    { NGX_HTTP_CVC_GET, "/api/v1/health", ngx_http_cvc_health, 0 },
+    { NGX_HTTP_CVC_GET, NGX_HTTP_CVC_API "/health",
+      ngx_http_cvc_health, NGX_HTTP_CVC_PUBLIC },
 
-    { NGX_HTTP_POST, "/ops/v1/conventions", ngx_http_cvc_ops_convention, 1 },
+    /* merchants */
+
+    { NGX_HTTP_POST, NGX_HTTP_CVC_API "/merchant/sessions",
+      ngx_http_cvc_merchant_login, NGX_HTTP_CVC_PUBLIC },
+
+    { NGX_HTTP_DELETE, NGX_HTTP_CVC_API "/merchant/sessions/current",
+      ngx_http_cvc_logout, NGX_HTTP_CVC_MERCHANT },
+
+    { NGX_HTTP_CVC_GET, NGX_HTTP_CVC_API "/merchant/me",
+      ngx_http_cvc_merchant_me, NGX_HTTP_CVC_MERCHANT },
+
+    { NGX_HTTP_POST, NGX_HTTP_CVC_API "/merchant/password-resets",
+      ngx_http_cvc_reset_request, NGX_HTTP_CVC_PUBLIC },
+
+    { NGX_HTTP_POST, NGX_HTTP_CVC_API "/merchant/password-resets/confirm",
+      ngx_http_cvc_reset_confirm, NGX_HTTP_CVC_PUBLIC },
+
+    { NGX_HTTP_CVC_GET, NGX_HTTP_CVC_API "/points-of-sale",
+      ngx_http_cvc_pos_list, NGX_HTTP_CVC_MERCHANT },
+
+    { NGX_HTTP_POST, NGX_HTTP_CVC_POS_PATH "/api-keys",
+      ngx_http_cvc_api_key_create, NGX_HTTP_CVC_MERCHANT },
+
+    { NGX_HTTP_CVC_GET, NGX_HTTP_CVC_POS_PATH "/api-keys",
+      ngx_http_cvc_api_keys_list, NGX_HTTP_CVC_MERCHANT },
+
+    { NGX_HTTP_DELETE, NGX_HTTP_CVC_POS_PATH "/api-keys/{id}",
+      ngx_http_cvc_api_key_revoke, NGX_HTTP_CVC_MERCHANT },
+
+    { NGX_HTTP_PUT, NGX_HTTP_CVC_POS_PATH "/webhook",
+      ngx_http_cvc_webhook_put, NGX_HTTP_CVC_MERCHANT },
+
+    { NGX_HTTP_CVC_GET, NGX_HTTP_CVC_POS_PATH "/webhook",
+      ngx_http_cvc_webhook_get, NGX_HTTP_CVC_MERCHANT },
+
+    { NGX_HTTP_DELETE, NGX_HTTP_CVC_POS_PATH "/webhook",
+      ngx_http_cvc_webhook_delete, NGX_HTTP_CVC_MERCHANT },
+
+    { NGX_HTTP_CVC_GET, NGX_HTTP_CVC_API "/business-days",
+      ngx_http_cvc_business_days, NGX_HTTP_CVC_ANYONE },
+
+    /* customers */
+
+    { NGX_HTTP_POST, NGX_HTTP_CVC_API "/customer/sessions",
+      ngx_http_cvc_customer_login, NGX_HTTP_CVC_PUBLIC },
+
+    { NGX_HTTP_DELETE, NGX_HTTP_CVC_API "/customer/sessions/current",
+      ngx_http_cvc_logout, NGX_HTTP_CVC_CUSTOMER },
+
+    { NGX_HTTP_CVC_GET, NGX_HTTP_CVC_API "/customer/me",
+      ngx_http_cvc_customer_me, NGX_HTTP_CVC_CUSTOMER },
+
+    { NGX_HTTP_PUT, NGX_HTTP_CVC_API "/customer/payment-code",
+      ngx_http_cvc_payment_code, NGX_HTTP_CVC_CUSTOMER },
+
+    /* the operator */
+
+    { NGX_HTTP_POST, "/ops/v1/conventions",
+      ngx_http_cvc_ops_convention, NGX_HTTP_CVC_OPS },
+
+    { NGX_HTTP_POST, "/ops/v1/points-of-sale",
+      ngx_http_cvc_ops_pos, NGX_HTTP_CVC_OPS },
+
+    { NGX_HTTP_POST, "/ops/v1/beneficiaries",
+      ngx_http_cvc_ops_beneficiary, NGX_HTTP_CVC_OPS },
+
+    { NGX_HTTP_POST, "/ops/v1/beneficiaries/{id}/credits",
+      ngx_http_cvc_ops_credit, NGX_HTTP_CVC_OPS },
+
+    { NGX_HTTP_POST, "/ops/v1/beneficiaries/{id}/unlock",
+      ngx_http_cvc_ops_unlock, NGX_HTTP_CVC_OPS },
+
+    { NGX_HTTP_PUT, "/ops/v1/clock",
+      ngx_http_cvc_ops_clock_set, NGX_HTTP_CVC_OPS },
+
+    { NGX_HTTP_DELETE, "/ops/v1/clock",
+      ngx_http_cvc_ops_clock_clear, NGX_HTTP_CVC_OPS },
 
     { 0, NULL, NULL, 0 }
 };
@@ -47,7 +128,7 @@ ngx_http_cvc_route(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
 
     for (rt = ngx_http_cvc_routes; rt->pattern != NULL; rt++) {
 
-        if ((ngx_flag_t) rt->ops != ops) {
+        if ((rt->callers == NGX_HTTP_CVC_OPS) != (ops != 0)) {
             continue;
         }
 

@@ -38,3 +38,46 @@ $$;
 
 comment on function cvc.audit(text, text, text, text, jsonb) is
     'Records a security event.';
+
+
+create or replace function cvc.time_json(t timestamptz) returns text
+language sql immutable as $$
+    select to_char(t at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
+$$;
+
+comment on function cvc.time_json(timestamptz) is
+    'A time stamp as the API writes it: RFC 3339, UTC, to the second.';
+
+
+create or replace function cvc.clock_set(p_now timestamptz,
+    p_client_ip text, p_request_id text)
+returns jsonb language plpgsql as $$
+begin
+    insert into cvc.test_clock (id, base, set_at)
+    values (true, p_now, now())
+    on conflict (id) do update set base = excluded.base,
+                                   set_at = excluded.set_at;
+
+    perform cvc.audit('clock_set', 'ops', p_client_ip, p_request_id,
+                      jsonb_build_object('now', p_now));
+    return jsonb_build_object('now', cvc.time_json(p_now),
+                              'ms', floor(extract(epoch from p_now) * 1000)::bigint);
+end
+$$;
+
+comment on function cvc.clock_set(timestamptz, text, text) is
+    'PUT /ops/v1/clock: "now" runs on from the given instant.';
+
+
+create or replace function cvc.clock_clear(p_client_ip text,
+                                           p_request_id text)
+returns jsonb language plpgsql as $$
+begin
+    delete from cvc.test_clock;
+    perform cvc.audit('clock_cleared', 'ops', p_client_ip, p_request_id);
+    return '{}'::jsonb;
+end
+$$;
+
+comment on function cvc.clock_clear(text, text) is
+    'DELETE /ops/v1/clock: back to the real time.';

@@ -46,3 +46,132 @@ $$;
 
 comment on function cvc.create_convention(text, text, text, text, text, text)
     is 'POST /ops/v1/conventions: a convention and its admin account.';
+
+
+create or replace function cvc.create_point_of_sale(p_convention text,
+    p_id text, p_name text, p_email text, p_category text,
+    p_password_hash text, p_client_ip text, p_request_id text)
+returns jsonb language plpgsql as $$
+declare
+    v_id text := coalesce(p_id, cvc.new_id(12, 'cvc.points_of_sale'));
+begin
+    if not exists (select 1 from cvc.conventions where id = p_convention) then
+        perform cvc.fail(422, 'validation_failed', 'Some fields are invalid.',
+                         '{"fields": {"convention": "no such convention"}}');
+    end if;
+
+    insert into cvc.points_of_sale (id, convention_id, name, email, category,
+                                    password_hash, created_at)
+    values (v_id, p_convention, p_name, p_email, p_category::cvc.pos_category,
+            p_password_hash, cvc.now());
+
+    perform cvc.audit('point_of_sale_created', 'ops', p_client_ip,
+                      p_request_id,
+                      jsonb_build_object('point_of_sale', v_id,
+                                         'convention', p_convention));
+
+    return jsonb_build_object('id', v_id);
+exception
+    when unique_violation then
+        perform cvc.fail(409, 'already_exists',
+                         'A point of sale with this id already exists.',
+                         '{"fields": {"id": "is already taken"}}');
+end
+$$;
+
+comment on function cvc.create_point_of_sale(text, text, text, text, text,
+                                             text, text, text)
+    is 'POST /ops/v1/points-of-sale: a point of sale and its account.';
+
+
+create or replace function cvc.create_beneficiary(p_id text, p_email text,
+    p_password_hash text, p_code_hash text, p_balance bigint,
+    p_client_ip text, p_request_id text)
+returns jsonb language plpgsql as $$
+declare
+    v_id text := coalesce(p_id, cvc.new_id(11, 'cvc.beneficiaries'));
+begin
+    if exists (select 1 from cvc.beneficiaries where id = v_id) then
+        perform cvc.fail(409, 'already_exists',
+                         'A beneficiary with this id already exists.',
+                         '{"fields": {"id": "is already taken"}}');
+    end if;
+
+    if exists (select 1 from cvc.beneficiaries
+               where lower(email) = lower(p_email))
+    then
+        perform cvc.fail(409, 'already_exists',
+                         'A beneficiary with this e-mail already exists.',
+                         '{"fields": {"email": "is already taken"}}');
+    end if;
+
+    insert into cvc.beneficiaries (id, email, password_hash,
+                                   payment_code_hash, created_at)
+    values (v_id, p_email, p_password_hash, p_code_hash, cvc.now());
+
+    if coalesce(p_balance, 0) > 0 then
+        perform cvc.ledger_move('credit', 'funding', 'wallet:' || v_id,
+                                p_balance);
+    end if;
+
+    perform cvc.audit('beneficiary_created', 'ops', p_client_ip, p_request_id,
+                      jsonb_build_object('beneficiary', v_id,
+                                         'balance', coalesce(p_balance, 0)));
+
+    return jsonb_build_object('id', v_id);
+exception
+    when unique_violation then
+        perform cvc.fail(409, 'already_exists',
+                         'A beneficiary with this id or e-mail already '
+                         'exists.');
+end
+$$;
+
+comment on function cvc.create_beneficiary(text, text, text, text, bigint,
+                                           text, text)
+    is 'POST /ops/v1/beneficiaries: a customer and its wallet.';
+
+
+create or replace function cvc.credit_beneficiary(p_id text, p_amount bigint,
+    p_client_ip text, p_request_id text)
+returns jsonb language plpgsql as $$
+begin
+    perform 1 from cvc.beneficiaries where id = p_id for update;
+
+    if not found then
+        perform cvc.fail(404, 'not_found', 'No such beneficiary.');
+    end if;
+
+    perform cvc.ledger_move('credit', 'funding', 'wallet:' || p_id, p_amount);
+
+    perform cvc.audit('beneficiary_credited', 'ops', p_client_ip,
+                      p_request_id, jsonb_build_object('beneficiary', p_id,
+                                                       'amount', p_amount));
+
+    return (select jsonb_build_object('balance', balance)
+            from cvc.beneficiaries where id = p_id);
+end
+$$;
+
+comment on function cvc.credit_beneficiary(text, bigint, text, text) is
+    'POST /ops/v1/beneficiaries/{id}/credits: money into a wallet.';
+
+
+create or replace function cvc.unlock_beneficiary(p_id text,
+    p_client_ip text, p_request_id text)
+returns jsonb language plpgsql as $$
+begin
+    update cvc.beneficiaries set locked_at = null where id = p_id;
+
+    if not found then
+        perform cvc.fail(404, 'not_found', 'No such beneficiary.');
+    end if;
+
+    perform cvc.audit('account_unlocked', 'ops', p_client_ip, p_request_id,
+                      jsonb_build_object('beneficiary', p_id));
+    return '{}'::jsonb;
+end
+$$;
+
+comment on function cvc.unlock_beneficiary(text, text, text) is
+    'POST /ops/v1/beneficiaries/{id}/unlock: after 3 wrong passwords.';
