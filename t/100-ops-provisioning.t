@@ -95,7 +95,7 @@ fields_are($r, [qw(convention name email password category)],
            'every missing field');
 
 $r = opsx(POST => '/ops/v1/points-of-sale',
-          { convention => 0 + $cid, id => 0 + unique_digits(12),
+          { convention => 0 + "$cid", id => 0 + unique_digits(12),
             name => 'x' x 256, email => 'not-an-address',
             password => 'short', category => 3, colour => 'blue' });
 error_ok($r, 422, 'validation_failed', 'bad fields');

@@ -178,7 +178,7 @@ sub login_body {
     return call(POST => '/api/v1/merchant/sessions', $body, %h);
 }
 
-$r = login_body({ login => 0 + $conv->{id}, password => $conv->{password} });
+$r = login_body({ login => 0 + "$conv->{id}", password => $conv->{password} });
 error_ok($r, 422, 'validation_failed', 'a login as a number');
 fields_are($r, ['login'], 'a login as a number');
 

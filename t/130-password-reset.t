@@ -97,7 +97,7 @@ error_ok($r, 422, 'validation_failed', 'a malformed login');
 fields_are($r, ['login'], 'a malformed login');
 $r = request_reset(unique_digits(11));
 fields_are($r, ['login'], 'an 11-digit (customer) login');
-$r = call(POST => '/api/v1/merchant/password-resets', { login => 0 + $conv->{id} });
+$r = call(POST => '/api/v1/merchant/password-resets', { login => 0 + "$conv->{id}" });
 fields_are($r, ['login'], 'a login as a number');
 $r = call(POST => '/api/v1/merchant/password-resets', {});
 fields_are($r, ['login'], 'no login');

@@ -98,7 +98,7 @@ for my $bad (['12345', '5 digits'], ['123456', 'a merchant login'],
     fields_are($r, ['login'], "a customer login of $bad->[1]");
 }
 $r = call(POST => '/api/v1/customer/sessions',
-          { login => 0 + $ben->{id}, password => $ben->{password} });
+          { login => 0 + "$ben->{id}", password => $ben->{password} });
 fields_are($r, ['login'], 'a login as a number');
 $r = call(POST => '/api/v1/customer/sessions', { login => $ben->{id},
           password => $ben->{password}, device => 'phone' });
@@ -188,8 +188,9 @@ is(customer_login_r($b2->{id}, $b2->{password})->{status}, 201, 'open again');
 
 # ---- logout ------------------------------------------------------------------------
 
-my $c3 = customer_login($ben->{id}, $ben->{password});
-my $c4 = customer_login($ben->{id}, $ben->{password});
+my $b3 = new_beneficiary();
+my $c3 = customer_login($b3->{id}, $b3->{password});
+my $c4 = customer_login($b3->{id}, $b3->{password});
 $r = api_as($c3->{token}, DELETE => '/api/v1/customer/sessions/current');
 is($r->{status}, 204, 'customer logout: 204');
 error_ok(cme($c3->{token}), 401, 'unauthenticated', 'its token after logout');
@@ -235,7 +236,7 @@ refused(call(GET => '/api/v1/merchant/me', undef,
         "a customer's cookie on /merchant/me");
 
 # a customer login is no merchant login and the other way round
-is(merchant_login_r($ben->{id}, $ben->{password})->{status}, 422,
+is(merchant_login_r($b3->{id}, $b3->{password})->{status}, 422,
    'a customer id on the merchant login: malformed');
 is(customer_login_r($conv->{id}, $conv->{password})->{status}, 422,
    'a convention id on the customer login: malformed');

@@ -40,6 +40,14 @@ my $half = remember_secret('Leak-json-' . unique_digits(12), 'password');
 call(POST => '/api/v1/merchant/sessions',
      qq({"login": "$conv->{id}", "password": "$half"),
      'Content-Type' => 'application/json');
+for my $tail ('"', '', '\\q"}', "\t\"}") {
+    # unterminated, cut short, a bad escape, a raw control character:
+    # JSON parsers like to quote the text "near" the fault
+    my $leak = remember_secret('Leak-near-' . unique_digits(12), 'password');
+    call(POST => '/api/v1/merchant/sessions',
+         qq({"login": "$conv->{id}", "password": "$leak$tail),
+         'Content-Type' => 'application/json');
+}
 my $long = remember_secret('Leak-long-' . unique_digits(12) . ('z' x 130),
                            'password');
 merchant_login_r($conv->{id}, $long);
