@@ -156,6 +156,39 @@ for (1 .. 3) {
 }
 is(scalar(keys %seen), 3, 'generated beneficiary ids are all different');
 
+# the same id or e-mail five times at once: one 201, four 409
+my $race_id = unique_digits(11);
+my @st = sort map { $_->{status} } parallel(5, sub {
+    my $i = shift;
+    my $r = ops(POST => '/ops/v1/beneficiaries',
+                { id => $race_id, email => unique_email("t100race$i"),
+                  password => new_password(),
+                  payment_code => unique_digits(6) }, xff());
+    return { status => $r->{status}, code => eval { $r->{json}{error}{code} } };
+});
+is("@st", '201 409 409 409 409', 'one beneficiary id five times at once: '
+                                 . 'one 201, four 409');
+my $race_mail = unique_email('t100race');
+@st = sort map { $_->{status} } parallel(5, sub {
+    my $r = ops(POST => '/ops/v1/beneficiaries',
+                { email => $race_mail, password => new_password(),
+                  payment_code => unique_digits(6) }, xff());
+    return { status => $r->{status} };
+});
+is("@st", '201 409 409 409 409', 'one e-mail five times at once: '
+                                 . 'one 201, four 409');
+my $race_pos = unique_digits(12);
+@st = sort map { $_->{status} } parallel(5, sub {
+    my $i = shift;
+    my $r = ops(POST => '/ops/v1/points-of-sale',
+                { convention => $cid, id => $race_pos, name => "Race $i",
+                  email => unique_email('t100race'), category => 'restaurants',
+                  password => new_password() }, xff());
+    return { status => $r->{status} };
+});
+is("@st", '201 409 409 409 409', 'one point of sale id five times at once: '
+                                 . 'one 201, four 409');
+
 # balance: optional, 0 by default, 0..10 000 000, credited like a credit
 my $b0 = new_beneficiary();
 $r = opsx(POST => "/ops/v1/beneficiaries/$b0->{id}/credits", { amount => 100 });

@@ -185,9 +185,19 @@ for my $k (1 .. 51) {
 }
 ok(!@dead, 'used every 14 minutes: alive until +11 h 54 min')
     or diag "@dead";
+my $late = merchant_login($pos->{id}, $pos->{password});
+my $cap = epoch_of($late->{expires_at} // '') // 0;
+cmp_ok(abs($cap - ($t1 + 51 * 14 * 60 + 15 * 60)), '<=', 5,
+       'a login at +11 h 54 min expires 15 minutes later (its own 12 h)');
+
+set_clock(utc($t1 + 12 * 3600 + 60));
+error_ok(me($long->{token}), 401, 'unauthenticated',
+         'at +12 h 01 min, though used 7 minutes ago: gone');
+is(me($late->{token})->{status}, 200,
+   '... while the session opened at +11 h 54 min lives');
 set_clock(utc($t1 + 52 * 14 * 60));
 error_ok(me($long->{token}), 401, 'unauthenticated',
-         'at +12 h 08 min, though used 14 minutes ago: gone');
+         'at +12 h 08 min: still gone');
 
 my $fresh = merchant_login($pos->{id}, $pos->{password});
 is(me($fresh->{token})->{status}, 200, 'a new login works meanwhile');

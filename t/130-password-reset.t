@@ -167,13 +167,43 @@ error_ok(confirm('A' x 43, new_password()), 422, 'validation_failed',
 error_ok(confirm(substr($token, 0, -1), new_password()), 422,
          'validation_failed', 'the token less its last character');
 
+# a new lock after the reset: a new e-mail
+merchant_login_r($conv->{id}, wrong_password()) for 1 .. 3;
+error_ok(merchant_login_r($conv->{id}, $new), 423, 'account_locked',
+         'three wrong passwords after the reset lock it again');
+is(scalar @{ outbox(kind => 'email', template => 'account_locked',
+                    recipient => $conv->{email}) }, 2,
+   'two locks, two "account_locked" e-mails');
+is(request_reset($conv->{id})->{status}, 202, 'another reset');
+my $token2 = reset_token($conv->{email}) // 'none';
+isnt($token2, $token, '... another token');
+$new = new_password();
+is(confirm($token2, $new)->{status}, 204, '... confirmed');
+is(merchant_login_r($conv->{id}, $new)->{status}, 201, '... open again');
+
 # a point of sale: its own address
+my $conv_mails = scalar @{ reset_mails($conv->{email}) };
 $r = request_reset($pos->{id});
 is($r->{status}, 202, 'a point of sale asks for a reset');
 is(scalar @{ reset_mails($pos->{email}) }, 1,
    "... the e-mail goes to the point of sale's address");
-is(scalar @{ reset_mails($conv->{email}) }, 1,
+is(scalar @{ reset_mails($conv->{email}) }, $conv_mails,
    "... not to the convention's");
+
+# one token confirmed five times at once: one 204
+my $p0 = new_pos($conv);
+is(request_reset($p0->{id})->{status}, 202, 'a reset for another point');
+my $tok0 = reset_token($p0->{email}) // 'none';
+my @pw = map { new_password() } 0 .. 4;
+my @st = parallel(5, sub {
+    my $i = shift;
+    return confirm($tok0, $pw[$i])->{status};
+});
+is(join(' ', sort @st), '204 422 422 422 422',
+   'one token, five confirms at once: one 204, four 422');
+my ($won) = grep { $st[$_] == 204 } 0 .. 4;
+is(merchant_login_r($p0->{id}, $pw[$won // 0])->{status}, 201,
+   "... the password set is the winner's");
 
 # ---- one hour --------------------------------------------------------------------
 

@@ -78,6 +78,19 @@ is(cme($s->{token})->{json}{balance}, 12_845, 'me shows the new balance');
 is(cme(customer_login($other->{id}, $other->{password})->{token})
        ->{json}{balance}, 0, "another customer's balance: 0, untouched");
 
+# ten credits at once: none lost
+my @bal = parallel(10, sub {
+    my $r = ops(POST => "/ops/v1/beneficiaries/$other->{id}/credits",
+                { amount => 100 }, xff());
+    return { status => $r->{status}, balance => eval { $r->{json}{balance} } };
+});
+is(scalar(grep { $_->{status} == 201 } @bal), 10, 'ten credits at once: 201');
+is_deeply([sort { $a <=> $b } map { $_->{balance} // 0 } @bal],
+          [map { $_ * 100 } 1 .. 10],
+          '... each saw the one before it: 100, 200, ... 1000');
+is(cme(customer_login($other->{id}, $other->{password})->{token})
+       ->{json}{balance}, 1000, '... and the balance is 1000');
+
 error_ok(call(GET => '/api/v1/customer/me'), 401, 'unauthenticated',
          'me without a session');
 error_ok(cme('x' x 43), 401, 'unauthenticated', 'me with a garbage token');
@@ -197,6 +210,32 @@ error_ok(cme($c3->{token}), 401, 'unauthenticated', 'its token after logout');
 is(cme($c4->{token})->{status}, 200, 'the other session lives');
 error_ok(api_as($c3->{token}, DELETE => '/api/v1/customer/sessions/current'),
          401, 'unauthenticated', 'logout twice');
+
+# ---- idle and maximum life, as merchants -------------------------------------------
+
+use POSIX ();
+sub utc { POSIX::strftime('%Y-%m-%dT%H:%M:%SZ', gmtime shift) }
+my $t0 = epoch_of('2026-06-24T09:33:00Z');
+set_clock(utc($t0));
+my $i1 = customer_login($b3->{id}, $b3->{password});
+my $i2 = customer_login($b3->{id}, $b3->{password});
+set_clock(utc($t0 + 14 * 60));
+is(cme($i1->{token})->{status}, 200, 'customer session used at +14 min');
+set_clock(utc($t0 + 16 * 60));
+error_ok(cme($i2->{token}), 401, 'unauthenticated',
+         'customer session idle 16 minutes: gone');
+is(cme($i1->{token})->{status}, 200, '... the one used at +14 min lives');
+my @dead;
+for my $k (2 .. 51) {
+    set_clock(utc($t0 + $k * 14 * 60));
+    my $st = cme($i1->{token})->{status};
+    push @dead, "+${\ ($k * 14)} min: $st" if $st != 200;
+}
+ok(!@dead, 'used every 14 minutes: alive until +11 h 54 min') or diag "@dead";
+set_clock(utc($t0 + 12 * 3600 + 60));
+error_ok(cme($i1->{token}), 401, 'unauthenticated',
+         'at +12 h 01 min: gone');
+is(reset_clock(), 204, 'clock back to real time');
 
 # ---- kinds don't cross --------------------------------------------------------------
 

@@ -164,4 +164,16 @@ error_ok(call(GET => keys_of($b1)), 401, 'unauthenticated',
 error_ok(call(GET => "/api/v1/points-of-sale/$ghost/api-keys"), 401,
          'unauthenticated', 'no such point of sale, no session: 401');
 
+# the order of checks: body headers, credential, JSON, fields
+error_ok(call(POST => keys_of($a1), '{"name": ', 'Content-Type' => 'application/json'),
+         401, 'unauthenticated', 'no session and malformed JSON: 401 first');
+error_ok(call(POST => keys_of($a1), { name => 'x', bogus => 1 }), 401,
+         'unauthenticated', 'no session and a bad field: 401 first');
+error_ok(call(POST => keys_of($a1), 'name=x',
+              'Content-Type' => 'application/x-www-form-urlencoded'), 415,
+         'unsupported_media_type', 'no session and a form: 415 first');
+error_ok(api_as($admin_a->{token}, POST => keys_of($a1), '{"name": ',
+                'Content-Type' => 'application/json'),
+         400, 'invalid_json', 'a session and malformed JSON: 400');
+
 done_testing;

@@ -133,6 +133,16 @@ error_ok(as_admin(DELETE => "$keys/ak_" . ('0' x 24)), 404, 'not_found',
 error_ok(call(DELETE => "$keys/$k2->{id}"), 401, 'unauthenticated',
          'revoking without a session');
 
+# one key revoked four times at once: one 204
+$r = as_admin(POST => $keys, { name => 'raced' });
+my $k3 = $r->{json} // {};
+remember_secret($k3->{secret}, 'api_key');
+my @st = parallel(4, sub { as_admin(DELETE => "$keys/$k3->{id}")->{status} });
+is(join(' ', sort @st), '204 404 404 404',
+   'one key revoked four times at once: one 204, three 404');
+error_ok(api_as($k3->{secret} // 'none', GET => $bdays), 401,
+         'unauthenticated', '... and it is revoked');
+
 # ---- webhook ----------------------------------------------------------------------------
 
 error_ok(as_admin(GET => $hook), 404, 'not_found', 'GET webhook before any');

@@ -218,6 +218,13 @@ $r = api_as($cust->{token} // 'none', DELETE => '/api/v1/customer/sessions/curre
 is($r->{status}, 204, 'customer logout');
 one_audit('session_ended', $rid, "customer:$ben->{id}", 'customer logout');
 
+$rid = rid('mlogout');
+$r = api_as($admin->{token} // 'none', DELETE => '/api/v1/merchant/sessions/current',
+            undef, 'X-Request-Id' => $rid);
+is($r->{status}, 204, 'merchant logout');
+one_audit('session_ended', $rid, "admin:$conv->{id}", 'merchant logout');
+$admin = merchant_login($conv->{id}, $conv->{password});
+
 # ---- the access log ------------------------------------------------------------------------
 
 sub log_line {
