@@ -129,6 +129,8 @@ static ngx_http_cvc_login_t *ngx_http_cvc_login_body(ngx_http_request_t *r,
     ngx_http_cvc_ctx_t *ctx, const char *realm, ngx_int_t *rc);
 static ngx_int_t ngx_http_cvc_login_found(ngx_http_request_t *r,
     ngx_http_cvc_ctx_t *ctx, json_t *result);
+static ngx_int_t ngx_http_cvc_locked(ngx_http_request_t *r,
+    ngx_http_cvc_login_t *lg);
 static ngx_int_t ngx_http_cvc_login_checked(ngx_http_request_t *r,
     ngx_http_cvc_ctx_t *ctx, ngx_int_t rc, ngx_str_t *hash);
 static ngx_int_t ngx_http_cvc_login_counted(ngx_http_request_t *r,
@@ -595,9 +597,7 @@ ngx_http_cvc_login_found(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
     if (result != NULL) {
 
         if (json_is_true(json_object_get(result, "locked"))) {
-            return ngx_http_cvc_send_error(r, 423, "account_locked",
-                                           "This account is locked: reset "
-                                           "its password.", NULL);
+            return ngx_http_cvc_locked(r, lg);
         }
 
         if (ngx_http_cvc_json_member(r->pool, result, "kind", &lg->kind)
@@ -615,6 +615,21 @@ ngx_http_cvc_login_found(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
 
     return ngx_http_cvc_hash_step(r, ctx, &lg->password, &lg->hash, 0,
                                   ngx_http_cvc_login_checked);
+}
+
+
+/* 423: a merchant unlocks with a password reset, a customer asks */
+
+static ngx_int_t
+ngx_http_cvc_locked(ngx_http_request_t *r, ngx_http_cvc_login_t *lg)
+{
+    return ngx_http_cvc_send_error(r, 423, "account_locked",
+                                   lg->realm[0] == 'm'
+                                   ? "This account is locked: reset its "
+                                     "password (\"Mot de passe oubli\xc3\xa9\")."
+                                   : "This account is locked: contact the "
+                                     "Cheque-Vacances support to unlock it.",
+                                   NULL);
 }
 
 
@@ -708,9 +723,7 @@ ngx_http_cvc_login_refused(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
     ngx_http_cvc_login_t  *lg = ctx->data;
 
     if (json_is_true(json_object_get(result, "locked"))) {
-        return ngx_http_cvc_send_error(r, 423, "account_locked",
-                                       "This account is locked: reset its "
-                                       "password.", NULL);
+        return ngx_http_cvc_locked(r, lg);
     }
 
     left = (lg->id.len > 0) ? NGX_HTTP_CVC_STRIKES - lg->failures
@@ -810,9 +823,7 @@ ngx_http_cvc_session_created(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
 
         /* wrong passwords meanwhile: the lock is being written */
 
-        return ngx_http_cvc_send_error(r, 423, "account_locked",
-                                       "This account is locked: reset its "
-                                       "password.", NULL);
+        return ngx_http_cvc_locked(r, lg);
     }
 
     ngx_http_cvc_time_json(expires, reply->integer);

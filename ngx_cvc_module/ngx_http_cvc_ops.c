@@ -18,6 +18,8 @@ static ngx_int_t ngx_http_cvc_ops_beneficiary_hashed(ngx_http_request_t *r,
     ngx_http_cvc_ctx_t *ctx, ngx_int_t rc, ngx_str_t *hash);
 static ngx_int_t ngx_http_cvc_ops_beneficiary_coded(ngx_http_request_t *r,
     ngx_http_cvc_ctx_t *ctx, ngx_int_t rc, ngx_str_t *hash);
+static ngx_int_t ngx_http_cvc_ops_unlocked(ngx_http_request_t *r,
+    ngx_http_cvc_ctx_t *ctx, json_t *result);
 static ngx_int_t ngx_http_cvc_ops_clock_db(ngx_http_request_t *r,
     ngx_http_cvc_ctx_t *ctx, json_t *result);
 static ngx_int_t ngx_http_cvc_ops_clock_done(ngx_http_request_t *r,
@@ -310,9 +312,35 @@ ngx_http_cvc_ops_unlock(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx)
     params[0] = ctx->params[0];
     (void) ngx_http_cvc_client_params(r, ctx, &params[1]);
 
-    return ngx_http_cvc_call(r, ctx,
-                             "select cvc.unlock_beneficiary($1, $2, $3)", 3,
-                             params, NGX_HTTP_NO_CONTENT);
+    return ngx_http_cvc_pg_step(r, ctx,
+                                "select cvc.unlock_beneficiary($1, $2, $3)",
+                                3, params, ngx_http_cvc_ops_unlocked);
+}
+
+
+/* the count of wrong passwords starts again */
+
+static ngx_int_t
+ngx_http_cvc_ops_unlocked(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
+    json_t *result)
+{
+    u_char       *p;
+    size_t        argvlen[2];
+    const char   *argv[2];
+
+    p = ngx_pnalloc(r->pool, sizeof("cvc:fail:customer:") - 1
+                             + ctx->params[0].len);
+    if (p == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    argv[0] = "DEL";
+    argvlen[0] = 3;
+    argv[1] = (char *) p;
+    argvlen[1] = ngx_sprintf(p, "cvc:fail:customer:%V", &ctx->params[0]) - p;
+
+    return ngx_http_cvc_redis_step(r, ctx, 2, argv, argvlen,
+                                   ngx_http_cvc_ops_no_content);
 }
 
 

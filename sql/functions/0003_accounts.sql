@@ -144,7 +144,7 @@ begin
 
     if v_locked then
         perform cvc.fail(423, 'account_locked',
-                         'This account is locked: reset its password.');
+                         'This account is locked.');
     end if;
 
     perform cvc.audit('login_succeeded', p_kind || ':' || p_id, p_client_ip,

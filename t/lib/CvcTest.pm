@@ -45,7 +45,7 @@ sub api {
         $req{content} = $body;
     }
     # a fresh client each time: no keep-alive sockets shared across fork()
-    my $http = HTTP::Tiny->new(timeout => 10, keep_alive => 0);
+    my $http = HTTP::Tiny->new(timeout => 30, keep_alive => 0);
     my $res = $http->request($method, _env('CVC_TEST_URL') . $path, \%req);
     my $raw = $res->{content} // '';
     my $json;
