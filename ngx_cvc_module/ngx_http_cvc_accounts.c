@@ -11,7 +11,6 @@
 
 static ngx_int_t ngx_http_cvc_api_key_created(ngx_http_request_t *r,
     ngx_http_cvc_ctx_t *ctx, json_t *result);
-static ngx_int_t ngx_http_cvc_date_param(ngx_str_t *value);
 
 
 /* GET /api/v1/merchant/me */
@@ -257,7 +256,7 @@ ngx_http_cvc_business_days(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx)
     ngx_str_t  params[2];
 
     if (ngx_http_arg(r, (u_char *) "from", 4, &params[0]) != NGX_OK
-        || ngx_http_cvc_date_param(&params[0]) != NGX_OK)
+        || !ngx_http_cvc_is_date(params[0].data, params[0].len))
     {
         return ngx_http_cvc_send_error(r, NGX_HTTP_BAD_REQUEST,
                                        "invalid_parameter",
@@ -279,39 +278,4 @@ ngx_http_cvc_business_days(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx)
     return ngx_http_cvc_call(r, ctx,
                              "select cvc.business_days($1::date, $2::int)", 2,
                              params, NGX_HTTP_OK);
-}
-
-
-/* YYYY-MM-DD, a day that exists, years 2000 to 2999 */
-
-static ngx_int_t
-ngx_http_cvc_date_param(ngx_str_t *value)
-{
-    u_char     *p;
-    ngx_int_t   y, m, d, days;
-
-    static ngx_int_t  mdays[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30,
-                                  31 };
-
-    p = value->data;
-
-    if (value->len != 10 || p[4] != '-' || p[7] != '-') {
-        return NGX_ERROR;
-    }
-
-    y = ngx_atoi(p, 4);
-    m = ngx_atoi(p + 5, 2);
-    d = ngx_atoi(p + 8, 2);
-
-    if (y < 2000 || y > 2999 || m < 1 || m > 12 || d < 1) {
-        return NGX_ERROR;
-    }
-
-    days = mdays[m - 1];
-
-    if (m == 2 && (y % 4 == 0 && (y % 100 != 0 || y % 400 == 0))) {
-        days = 29;
-    }
-
-    return (d <= days) ? NGX_OK : NGX_ERROR;
 }

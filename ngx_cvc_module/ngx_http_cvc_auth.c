@@ -169,11 +169,6 @@ static ngx_int_t ngx_http_cvc_code_hashed(ngx_http_request_t *r,
 static ngx_int_t ngx_http_cvc_code_stored(ngx_http_request_t *r,
     ngx_http_cvc_ctx_t *ctx, json_t *result);
 
-static ngx_int_t ngx_http_cvc_eval(ngx_http_request_t *r,
-    ngx_http_cvc_ctx_t *ctx, const char *script, ngx_uint_t nkeys,
-    ngx_str_t *args, ngx_uint_t nargs, ngx_http_cvc_redis_next_pt next);
-static ngx_str_t *ngx_http_cvc_key(ngx_http_request_t *r, ngx_str_t *key,
-    const char *prefix, ngx_str_t *a, ngx_str_t *b);
 
 
 static ngx_str_t  ngx_http_cvc_clock_key = ngx_string("cvc:clock");
@@ -674,8 +669,8 @@ ngx_http_cvc_login_record_failure(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    return ngx_http_cvc_eval(r, ctx, ngx_http_cvc_lua_fail, 1, &key, 1,
-                             ngx_http_cvc_login_counted);
+    return ngx_http_cvc_count_failure(r, ctx, &key,
+                                      ngx_http_cvc_login_counted);
 }
 
 
@@ -1306,9 +1301,19 @@ ngx_http_cvc_code_stored(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
 }
 
 
+/* counts a failure under key (for a month); next() gets the count */
+
+ngx_int_t
+ngx_http_cvc_count_failure(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
+    ngx_str_t *key, ngx_http_cvc_redis_next_pt next)
+{
+    return ngx_http_cvc_eval(r, ctx, ngx_http_cvc_lua_fail, 1, key, 1, next);
+}
+
+
 /* EVAL script nkeys args... */
 
-static ngx_int_t
+ngx_int_t
 ngx_http_cvc_eval(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
     const char *script, ngx_uint_t nkeys, ngx_str_t *args, ngx_uint_t nargs,
     ngx_http_cvc_redis_next_pt next)
@@ -1340,7 +1345,7 @@ ngx_http_cvc_eval(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
 
 /* prefix a[:b] */
 
-static ngx_str_t *
+ngx_str_t *
 ngx_http_cvc_key(ngx_http_request_t *r, ngx_str_t *key, const char *prefix,
     ngx_str_t *a, ngx_str_t *b)
 {

@@ -220,24 +220,17 @@ ngx_http_cvc_pg_step_done(void *data, ngx_int_t rc, PGresult *res)
 json_t *
 ngx_http_cvc_pg_json(ngx_http_request_t *r, PGresult *res)
 {
-    json_t              *json;
-    ngx_pool_cleanup_t  *cln;
+    json_t  *json;
 
     if (PQntuples(res) == 0 || PQnfields(res) == 0 || PQgetisnull(res, 0, 0))
     {
         return NULL;
     }
 
-    cln = ngx_pool_cleanup_add(r->pool, 0);
-    if (cln == NULL) {
-        return NULL;
-    }
-
     json = json_loadb(PQgetvalue(res, 0, 0), PQgetlength(res, 0, 0), 0, NULL);
 
-    if (json != NULL) {
-        cln->handler = (ngx_pool_cleanup_pt) json_decref;
-        cln->data = json;
+    if (json == NULL || ngx_http_cvc_json_pool(r->pool, json) != NGX_OK) {
+        return NULL;
     }
 
     return json;

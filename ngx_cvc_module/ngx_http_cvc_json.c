@@ -382,3 +382,103 @@ ngx_http_cvc_is_time(const char *s)
            && s[2] == ':' && s[3] >= '0' && s[3] <= '9' && s[4] >= '0'
            && s[4] <= '9' && s[5] == '\0';
 }
+
+
+/* YYYY-MM-DD, a day that exists, years 2000 to 2999 */
+
+ngx_flag_t
+ngx_http_cvc_is_date(u_char *p, size_t len)
+{
+    ngx_int_t  y, m, d, days;
+
+    static ngx_int_t  mdays[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30,
+                                  31 };
+
+    if (len != 10 || p[4] != '-' || p[7] != '-') {
+        return 0;
+    }
+
+    y = ngx_atoi(p, 4);
+    m = ngx_atoi(p + 5, 2);
+    d = ngx_atoi(p + 8, 2);
+
+    if (y < 2000 || y > 2999 || m < 1 || m > 12 || d < 1) {
+        return 0;
+    }
+
+    days = mdays[m - 1];
+
+    if (m == 2 && (y % 4 == 0 && (y % 100 != 0 || y % 400 == 0))) {
+        days = 29;
+    }
+
+    return d <= days;
+}
+
+
+/* a boolean member */
+
+ngx_int_t
+ngx_http_cvc_json_bool(json_t *body, const char *name, json_t *errors)
+{
+    json_t  *v;
+
+    v = json_object_get(body, name);
+
+    if (v == NULL || json_is_null(v)) {
+        return NGX_DECLINED;
+    }
+
+    if (!json_is_boolean(v)) {
+        json_object_set_new(errors, name, json_string("must be true or false"));
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/* one of the strings of values (NULL-terminated) */
+
+const char *
+ngx_http_cvc_json_enum(json_t *body, const char *name,
+    const char *const *values, ngx_flag_t required, json_t *errors)
+{
+    const char         *s;
+    const char *const  *v;
+
+    s = ngx_http_cvc_json_string(body, name, 1, 64, required, errors);
+    if (s == NULL) {
+        return NULL;
+    }
+
+    for (v = values; *v != NULL; v++) {
+        if (ngx_strcmp(s, *v) == 0) {
+            return s;
+        }
+    }
+
+    json_object_set_new(errors, name, json_string("is not one of the values "
+                                                  "allowed"));
+    return NULL;
+}
+
+
+/* json is released with the pool */
+
+ngx_int_t
+ngx_http_cvc_json_pool(ngx_pool_t *pool, json_t *json)
+{
+    ngx_pool_cleanup_t  *cln;
+
+    cln = ngx_pool_cleanup_add(pool, 0);
+    if (cln == NULL) {
+        json_decref(json);
+        return NGX_ERROR;
+    }
+
+    cln->handler = (ngx_pool_cleanup_pt) json_decref;
+    cln->data = json;
+
+    return NGX_OK;
+}

@@ -23,6 +23,13 @@ static ngx_int_t ngx_http_cvc_init_process(ngx_cycle_t *cycle);
 static void ngx_http_cvc_exit_process(ngx_cycle_t *cycle);
 
 
+static ngx_conf_enum_t  ngx_http_cvc_validation_expiry[] = {
+    { ngx_string("cancel"), 0 },
+    { ngx_string("validate"), 1 },
+    { ngx_null_string, 0 }
+};
+
+
 static ngx_command_t  ngx_http_cvc_commands[] = {
 
     { ngx_string("cvc_postgres"),
@@ -94,6 +101,20 @@ static ngx_command_t  ngx_http_cvc_commands[] = {
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_http_cvc_main_conf_t, session_max),
       NULL },
+
+    { ngx_string("cvc_immediate_payment_window"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_cvc_main_conf_t, pay_window),
+      NULL },
+
+    { ngx_string("cvc_validation_expiry"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_cvc_main_conf_t, validation_expiry),
+      &ngx_http_cvc_validation_expiry },
 
     { ngx_string("cvc_cookie_secure"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_FLAG,
@@ -232,6 +253,8 @@ ngx_http_cvc_create_main_conf(ngx_conf_t *cf)
     mcf->query_timeout = NGX_CONF_UNSET_MSEC;
     mcf->session_idle = NGX_CONF_UNSET_MSEC;
     mcf->session_max = NGX_CONF_UNSET_MSEC;
+    mcf->pay_window = NGX_CONF_UNSET_MSEC;
+    mcf->validation_expiry = NGX_CONF_UNSET_UINT;
     mcf->cookie_secure = NGX_CONF_UNSET;
     mcf->test_clock = NGX_CONF_UNSET;
 
@@ -253,6 +276,8 @@ ngx_http_cvc_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_msec_value(mcf->query_timeout, 5000);
     ngx_conf_init_msec_value(mcf->session_idle, 15 * 60 * 1000);
     ngx_conf_init_msec_value(mcf->session_max, 12 * 60 * 60 * 1000);
+    ngx_conf_init_msec_value(mcf->pay_window, 15 * 60 * 1000);
+    ngx_conf_init_uint_value(mcf->validation_expiry, 0);
     ngx_conf_init_value(mcf->cookie_secure, 1);
     ngx_conf_init_value(mcf->test_clock, 0);
 

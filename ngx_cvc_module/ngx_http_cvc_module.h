@@ -86,6 +86,8 @@ typedef struct {
     ngx_thread_pool_t          *thread_pool;
     ngx_msec_t                  session_idle;
     ngx_msec_t                  session_max;
+    ngx_msec_t                  pay_window;
+    ngx_uint_t                  validation_expiry;
     ngx_flag_t                  cookie_secure;
     ngx_flag_t                  test_clock;
     ngx_str_t                   public_url;
@@ -129,6 +131,23 @@ typedef struct {
     ngx_http_cvc_route_handler_pt   handler;
     ngx_uint_t                      callers;
 } ngx_http_cvc_route_t;
+
+
+/* a query-string parameter of a list */
+#define NGX_HTTP_CVC_PARAM_TEXT     0
+#define NGX_HTTP_CVC_PARAM_DIGITS   1
+#define NGX_HTTP_CVC_PARAM_ENUM     2
+#define NGX_HTTP_CVC_PARAM_DATE     3
+#define NGX_HTTP_CVC_PARAM_INT      4
+
+typedef struct {
+    const char                     *name;
+    ngx_uint_t                      type;
+    size_t                          min;
+    size_t                          max;
+    const char *const              *values;
+    unsigned                        repeat:1;
+} ngx_http_cvc_param_t;
 
 
 /* the authenticated caller */
@@ -224,7 +243,19 @@ ngx_int_t ngx_http_cvc_json_member(ngx_pool_t *pool, json_t *json,
     const char *name, ngx_str_t *value);
 ngx_flag_t ngx_http_cvc_is_digits(const char *s, size_t len, size_t n);
 u_char *ngx_http_cvc_time_json(u_char *buf, int64_t ms);
+ngx_flag_t ngx_http_cvc_is_date(u_char *p, size_t len);
+ngx_int_t ngx_http_cvc_json_pool(ngx_pool_t *pool, json_t *json);
+ngx_int_t ngx_http_cvc_json_bool(json_t *body, const char *name,
+    json_t *errors);
+const char *ngx_http_cvc_json_enum(json_t *body, const char *name,
+    const char *const *values, ngx_flag_t required, json_t *errors);
 ngx_flag_t ngx_http_cvc_is_time(const char *s);
+
+/* ngx_http_cvc_query.c */
+ngx_int_t ngx_http_cvc_query(ngx_http_request_t *r,
+    const ngx_http_cvc_param_t *spec, json_t *params, const char **bad);
+void ngx_http_cvc_page_params(ngx_http_request_t *r, json_t *params,
+    ngx_str_t *cursor, ngx_str_t *limit);
 
 /* ngx_http_cvc_event.c */
 ngx_connection_t *ngx_http_cvc_conn_get(ngx_socket_t fd,
@@ -299,6 +330,40 @@ ngx_int_t ngx_http_cvc_reset_request(ngx_http_request_t *r,
 ngx_int_t ngx_http_cvc_reset_confirm(ngx_http_request_t *r,
     ngx_http_cvc_ctx_t *ctx);
 ngx_int_t ngx_http_cvc_payment_code(ngx_http_request_t *r,
+    ngx_http_cvc_ctx_t *ctx);
+ngx_int_t ngx_http_cvc_eval(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
+    const char *script, ngx_uint_t nkeys, ngx_str_t *args, ngx_uint_t nargs,
+    ngx_http_cvc_redis_next_pt next);
+ngx_str_t *ngx_http_cvc_key(ngx_http_request_t *r, ngx_str_t *key,
+    const char *prefix, ngx_str_t *a, ngx_str_t *b);
+ngx_int_t ngx_http_cvc_count_failure(ngx_http_request_t *r,
+    ngx_http_cvc_ctx_t *ctx, ngx_str_t *key, ngx_http_cvc_redis_next_pt next);
+
+/* ngx_http_cvc_payment_requests.c */
+extern const ngx_http_cvc_param_t  ngx_http_cvc_pr_filters[];
+
+ngx_int_t ngx_http_cvc_pr_create(ngx_http_request_t *r,
+    ngx_http_cvc_ctx_t *ctx);
+ngx_int_t ngx_http_cvc_pr_get(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx);
+ngx_int_t ngx_http_cvc_pr_confirm(ngx_http_request_t *r,
+    ngx_http_cvc_ctx_t *ctx);
+ngx_int_t ngx_http_cvc_pr_cancel(ngx_http_request_t *r,
+    ngx_http_cvc_ctx_t *ctx);
+ngx_int_t ngx_http_cvc_pr_list(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx);
+json_t *ngx_http_cvc_list_filters(ngx_http_request_t *r,
+    ngx_http_cvc_ctx_t *ctx, const char **bad);
+ngx_int_t ngx_http_cvc_bad_parameter(ngx_http_request_t *r, const char *name);
+
+/* ngx_http_cvc_customer.c */
+ngx_int_t ngx_http_cvc_customer_prs(ngx_http_request_t *r,
+    ngx_http_cvc_ctx_t *ctx);
+ngx_int_t ngx_http_cvc_customer_pay(ngx_http_request_t *r,
+    ngx_http_cvc_ctx_t *ctx);
+ngx_int_t ngx_http_cvc_customer_refuse(ngx_http_request_t *r,
+    ngx_http_cvc_ctx_t *ctx);
+ngx_int_t ngx_http_cvc_customer_transactions(ngx_http_request_t *r,
+    ngx_http_cvc_ctx_t *ctx);
+ngx_int_t ngx_http_cvc_customer_notifications(ngx_http_request_t *r,
     ngx_http_cvc_ctx_t *ctx);
 
 /* resources */

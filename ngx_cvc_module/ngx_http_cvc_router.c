@@ -60,6 +60,23 @@ static const ngx_http_cvc_route_t  ngx_http_cvc_routes[] = {
     { NGX_HTTP_DELETE, NGX_HTTP_CVC_POS_PATH "/webhook",
       ngx_http_cvc_webhook_delete, NGX_HTTP_CVC_MERCHANT },
 
+    /* payment requests */
+
+    { NGX_HTTP_POST, NGX_HTTP_CVC_API "/payment-requests",
+      ngx_http_cvc_pr_create, NGX_HTTP_CVC_PARTNER },
+
+    { NGX_HTTP_CVC_GET, NGX_HTTP_CVC_API "/payment-requests",
+      ngx_http_cvc_pr_list, NGX_HTTP_CVC_PARTNER },
+
+    { NGX_HTTP_CVC_GET, NGX_HTTP_CVC_API "/payment-requests/{id}",
+      ngx_http_cvc_pr_get, NGX_HTTP_CVC_PARTNER },
+
+    { NGX_HTTP_POST, NGX_HTTP_CVC_API "/payment-requests/{id}/confirm",
+      ngx_http_cvc_pr_confirm, NGX_HTTP_CVC_PARTNER },
+
+    { NGX_HTTP_POST, NGX_HTTP_CVC_API "/payment-requests/{id}/cancel",
+      ngx_http_cvc_pr_cancel, NGX_HTTP_CVC_PARTNER },
+
     { NGX_HTTP_CVC_GET, NGX_HTTP_CVC_API "/business-days",
       ngx_http_cvc_business_days, NGX_HTTP_CVC_ANYONE },
 
@@ -76,6 +93,22 @@ static const ngx_http_cvc_route_t  ngx_http_cvc_routes[] = {
 
     { NGX_HTTP_PUT, NGX_HTTP_CVC_API "/customer/payment-code",
       ngx_http_cvc_payment_code, NGX_HTTP_CVC_CUSTOMER },
+
+    { NGX_HTTP_CVC_GET, NGX_HTTP_CVC_API "/customer/payment-requests",
+      ngx_http_cvc_customer_prs, NGX_HTTP_CVC_CUSTOMER },
+
+    { NGX_HTTP_POST, NGX_HTTP_CVC_API "/customer/payment-requests/{id}/pay",
+      ngx_http_cvc_customer_pay, NGX_HTTP_CVC_CUSTOMER },
+
+    { NGX_HTTP_POST,
+      NGX_HTTP_CVC_API "/customer/payment-requests/{id}/refuse",
+      ngx_http_cvc_customer_refuse, NGX_HTTP_CVC_CUSTOMER },
+
+    { NGX_HTTP_CVC_GET, NGX_HTTP_CVC_API "/customer/transactions",
+      ngx_http_cvc_customer_transactions, NGX_HTTP_CVC_CUSTOMER },
+
+    { NGX_HTTP_CVC_GET, NGX_HTTP_CVC_API "/customer/notifications",
+      ngx_http_cvc_customer_notifications, NGX_HTTP_CVC_CUSTOMER },
 
     /* the operator */
 

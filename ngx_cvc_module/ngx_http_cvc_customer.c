@@ -1,0 +1,337 @@
+
+/*
+ * CVC gateway: the customer's side of payment requests (the
+ * Cheque-Vacances app): the requests addressed to it, paying with the
+ * 6-digit payment code, refusing, the wallet's history, the notifications.
+ */
+
+
+#include "ngx_http_cvc_module.h"
+
+
+typedef struct {
+    ngx_str_t           code;
+    ngx_str_t           amount;     /* SQL NULL: the requested amount */
+    ngx_str_t           failures_key;
+    ngx_int_t           failures;
+} ngx_http_cvc_pay_t;
+
+
+static ngx_int_t ngx_http_cvc_customer_list(ngx_http_request_t *r,
+    ngx_http_cvc_ctx_t *ctx, const ngx_http_cvc_param_t *spec,
+    const char *sql, ngx_flag_t statuses);
+static ngx_int_t ngx_http_cvc_pay_state(ngx_http_request_t *r,
+    ngx_http_cvc_ctx_t *ctx, json_t *result);
+static ngx_int_t ngx_http_cvc_pay_checked(ngx_http_request_t *r,
+    ngx_http_cvc_ctx_t *ctx, ngx_int_t rc, ngx_str_t *hash);
+static ngx_int_t ngx_http_cvc_pay_counted(ngx_http_request_t *r,
+    ngx_http_cvc_ctx_t *ctx, redisReply *reply);
+static ngx_int_t ngx_http_cvc_pay_refused(ngx_http_request_t *r,
+    ngx_http_cvc_ctx_t *ctx, json_t *result);
+static ngx_int_t ngx_http_cvc_pay_go(ngx_http_request_t *r,
+    ngx_http_cvc_ctx_t *ctx, redisReply *reply);
+static ngx_int_t ngx_http_cvc_code_locked(ngx_http_request_t *r);
+
+
+static const char  *ngx_http_cvc_statuses[] = { "awaiting_payment",
+    "to_validate", "validated", "cancelled", "expired", "refused", NULL };
+
+static const ngx_http_cvc_param_t  ngx_http_cvc_customer_pr_params[] = {
+    { "status", NGX_HTTP_CVC_PARAM_ENUM, 0, 0, ngx_http_cvc_statuses, 1 },
+    { "limit", NGX_HTTP_CVC_PARAM_INT, 1, 100, NULL, 0 },
+    { "cursor", NGX_HTTP_CVC_PARAM_TEXT, 1, 200, NULL, 0 },
+    { NULL, 0, 0, 0, NULL, 0 }
+};
+
+static const ngx_http_cvc_param_t  ngx_http_cvc_page_only[] = {
+    { "limit", NGX_HTTP_CVC_PARAM_INT, 1, 100, NULL, 0 },
+    { "cursor", NGX_HTTP_CVC_PARAM_TEXT, 1, 200, NULL, 0 },
+    { NULL, 0, 0, 0, NULL, 0 }
+};
+
+
+/* GET /api/v1/customer/payment-requests?status= */
+
+ngx_int_t
+ngx_http_cvc_customer_prs(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx)
+{
+    return ngx_http_cvc_customer_list(r, ctx,
+                                      ngx_http_cvc_customer_pr_params,
+                                      "select cvc.customer_prs($1, $2::jsonb, "
+                                      "$3, $4::int)", 1);
+}
+
+
+/* GET /api/v1/customer/transactions */
+
+ngx_int_t
+ngx_http_cvc_customer_transactions(ngx_http_request_t *r,
+    ngx_http_cvc_ctx_t *ctx)
+{
+    return ngx_http_cvc_customer_list(r, ctx, ngx_http_cvc_page_only,
+                                      "select cvc.customer_transactions($1, "
+                                      "$2, $3::int)", 0);
+}
+
+
+/* GET /api/v1/customer/notifications */
+
+ngx_int_t
+ngx_http_cvc_customer_notifications(ngx_http_request_t *r,
+    ngx_http_cvc_ctx_t *ctx)
+{
+    return ngx_http_cvc_customer_list(r, ctx, ngx_http_cvc_page_only,
+                                      "select cvc.customer_notifications_list("
+                                      "$1, $2, $3::int)", 0);
+}
+
+
+static ngx_int_t
+ngx_http_cvc_customer_list(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
+    const ngx_http_cvc_param_t *spec, const char *sql, ngx_flag_t statuses)
+{
+    json_t      *params;
+    ngx_str_t    p[4], *page;
+    const char  *bad;
+
+    params = json_object();
+    if (params == NULL
+        || ngx_http_cvc_json_pool(r->pool, params) != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ngx_http_cvc_query(r, spec, params, &bad) != NGX_OK) {
+        return ngx_http_cvc_bad_parameter(r, bad);
+    }
+
+    p[0] = ctx->principal.id;
+    page = &p[1];
+
+    if (statuses) {
+        if (json_object_get(params, "status") != NULL) {
+            p[1].data = ngx_http_cvc_json_dump(r->pool,
+                                               json_object_get(params,
+                                                               "status"),
+                                               &p[1].len);
+            if (p[1].data == NULL) {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
+        } else {
+            ngx_str_null(&p[1]);
+        }
+
+        page = &p[2];
+    }
+
+    ngx_http_cvc_page_params(r, params, &page[0], &page[1]);
+
+    return ngx_http_cvc_call(r, ctx, sql, statuses ? 4 : 3, p, NGX_HTTP_OK);
+}
+
+
+/*
+ * POST /api/v1/customer/payment-requests/{id}/pay {"payment_code",
+ * "amount"?}: the code is checked in the thread pool, and counted (the 3rd
+ * wrong one locks it); then one transaction debits the wallet.
+ */
+
+ngx_int_t
+ngx_http_cvc_customer_pay(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx)
+{
+    u_char              *p;
+    json_t              *errors;
+    json_int_t           amount;
+    const char          *code;
+    ngx_http_cvc_pay_t  *pay;
+
+    static const char  *fields[] = { "payment_code", "amount", NULL };
+
+    errors = ngx_http_cvc_json_unknown_fields(ctx->body, fields);
+    if (errors == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    code = ngx_http_cvc_json_digits(ctx->body, "payment_code", 6, 1, errors);
+
+    if (json_object_size(errors) == 0
+        && ngx_http_cvc_json_int(ctx->body, "amount", 1,
+                                 NGX_HTTP_CVC_MAX_AMOUNT, 0, errors, &amount)
+           != NGX_OK)
+    {
+        amount = -1;
+    }
+
+    if (json_object_size(errors) > 0) {
+        return ngx_http_cvc_send_invalid(r, errors);
+    }
+
+    json_decref(errors);
+
+    pay = ngx_pcalloc(r->pool, sizeof(ngx_http_cvc_pay_t));
+    if (pay == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->data = pay;
+    pay->code.data = (u_char *) code;
+    pay->code.len = 6;
+
+    if (amount > 0) {
+        p = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
+        if (p == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        pay->amount.data = p;
+        pay->amount.len = ngx_sprintf(p, "%L", (int64_t) amount) - p;
+    }
+
+    if (ngx_http_cvc_key(r, &pay->failures_key, "cvc:codefail:",
+                         &ctx->principal.id, NULL) == NULL)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_cvc_pg_step(r, ctx, "select cvc.payment_code_state($1)",
+                                1, &ctx->principal.id,
+                                ngx_http_cvc_pay_state);
+}
+
+
+static ngx_int_t
+ngx_http_cvc_pay_state(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
+    json_t *result)
+{
+    ngx_str_t            hash;
+    ngx_http_cvc_pay_t  *pay = ctx->data;
+
+    if (result == NULL
+        || ngx_http_cvc_json_member(r->pool, result, "hash", &hash) != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (json_is_true(json_object_get(result, "locked"))) {
+        return ngx_http_cvc_code_locked(r);
+    }
+
+    return ngx_http_cvc_hash_step(r, ctx, &pay->code, &hash, 0,
+                                  ngx_http_cvc_pay_checked);
+}
+
+
+static ngx_int_t
+ngx_http_cvc_pay_checked(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
+    ngx_int_t rc, ngx_str_t *hash)
+{
+    const char          *argv[2];
+    size_t               argvlen[2];
+    ngx_http_cvc_pay_t  *pay = ctx->data;
+
+    if (rc != NGX_OK) {
+        return ngx_http_cvc_count_failure(r, ctx, &pay->failures_key,
+                                          ngx_http_cvc_pay_counted);
+    }
+
+    /* the right code: the count of wrong ones starts again */
+
+    argv[0] = "DEL";
+    argvlen[0] = 3;
+    argv[1] = (char *) pay->failures_key.data;
+    argvlen[1] = pay->failures_key.len;
+
+    return ngx_http_cvc_redis_step(r, ctx, 2, argv, argvlen,
+                                   ngx_http_cvc_pay_go);
+}
+
+
+static ngx_int_t
+ngx_http_cvc_pay_go(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
+    redisReply *reply)
+{
+    ngx_str_t            params[5];
+    ngx_http_cvc_pay_t  *pay = ctx->data;
+
+    params[0] = ctx->principal.id;
+    params[1] = ctx->params[0];
+    params[2] = pay->amount;
+    (void) ngx_http_cvc_client_params(r, ctx, &params[3]);
+
+    return ngx_http_cvc_call(r, ctx,
+                             "select cvc.pr_pay($1, $2, $3::bigint, $4, $5)",
+                             5, params, NGX_HTTP_OK);
+}
+
+
+static ngx_int_t
+ngx_http_cvc_pay_counted(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
+    redisReply *reply)
+{
+    u_char               n[NGX_INT_T_LEN];
+    ngx_str_t            params[4];
+    ngx_http_cvc_pay_t  *pay = ctx->data;
+
+    pay->failures = (reply->type == REDIS_REPLY_INTEGER) ? reply->integer : 3;
+
+    params[0] = ctx->principal.id;
+    params[1].data = n;
+    params[1].len = ngx_sprintf(n, "%i", pay->failures) - n;
+    (void) ngx_http_cvc_client_params(r, ctx, &params[2]);
+
+    return ngx_http_cvc_pg_step(r, ctx,
+                                "select cvc.payment_code_failed($1, $2::int, "
+                                "$3, $4)", 4, params,
+                                ngx_http_cvc_pay_refused);
+}
+
+
+static ngx_int_t
+ngx_http_cvc_pay_refused(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
+    json_t *result)
+{
+    ngx_http_cvc_pay_t  *pay = ctx->data;
+
+    if (json_is_true(json_object_get(result, "locked"))) {
+        return ngx_http_cvc_code_locked(r);
+    }
+
+    return ngx_http_cvc_send_error(r, NGX_HTTP_FORBIDDEN,
+                                   "invalid_payment_code",
+                                   "The payment code is wrong.",
+                                   json_pack("{sI}", "attempts_left",
+                                             (json_int_t) (3 - pay->failures)));
+}
+
+
+static ngx_int_t
+ngx_http_cvc_code_locked(ngx_http_request_t *r)
+{
+    return ngx_http_cvc_send_error(r, 423, "payment_code_locked",
+                                   "The payment code is locked after 3 wrong "
+                                   "codes: set a new one.", NULL);
+}
+
+
+/* POST /api/v1/customer/payment-requests/{id}/refuse */
+
+ngx_int_t
+ngx_http_cvc_customer_refuse(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx)
+{
+    ngx_str_t  params[4];
+
+    static const char  *none[] = { NULL };
+
+    if (json_object_size(ctx->body) > 0) {
+        return ngx_http_cvc_send_invalid(r,
+                   ngx_http_cvc_json_unknown_fields(ctx->body, none));
+    }
+
+    params[0] = ctx->principal.id;
+    params[1] = ctx->params[0];
+    (void) ngx_http_cvc_client_params(r, ctx, &params[2]);
+
+    return ngx_http_cvc_call(r, ctx, "select cvc.pr_refuse($1, $2, $3, $4)",
+                             4, params, NGX_HTTP_OK);
+}

@@ -1,0 +1,383 @@
+
+/*
+ * CVC gateway: payment requests, merchant side (a session or an API key):
+ * create (with Idempotency-Key), read, confirm, cancel, the operations
+ * list.  The module checks the shape of what comes in; the SQL functions
+ * (sql/functions/0005_payment_requests.sql) the rest, in one transaction.
+ */
+
+
+#include "ngx_http_cvc_module.h"
+
+
+static ngx_int_t ngx_http_cvc_pr_body(ngx_http_request_t *r,
+    ngx_http_cvc_ctx_t *ctx, json_t *errors);
+static ngx_int_t ngx_http_cvc_idempotency_key(ngx_http_request_t *r,
+    ngx_str_t *key);
+static ngx_int_t ngx_http_cvc_pr_transition(ngx_http_request_t *r,
+    ngx_http_cvc_ctx_t *ctx, const char *sql);
+
+
+static const char  *ngx_http_cvc_statuses[] = { "awaiting_payment",
+    "to_validate", "validated", "cancelled", "expired", "refused", NULL };
+
+static const char  *ngx_http_cvc_types[] = { "immediate_payment",
+    "deferred_payment", "pre_reservation", NULL };
+
+static const char  *ngx_http_cvc_formats[] = { "csv", "xlsx", NULL };
+
+
+/* the filters of the operations list and of its export */
+
+const ngx_http_cvc_param_t  ngx_http_cvc_pr_filters[] = {
+    { "point_of_sale", NGX_HTTP_CVC_PARAM_DIGITS, 12, 12, NULL, 0 },
+    { "status", NGX_HTTP_CVC_PARAM_ENUM, 0, 0, ngx_http_cvc_statuses, 1 },
+    { "type", NGX_HTTP_CVC_PARAM_ENUM, 0, 0, ngx_http_cvc_types, 0 },
+    { "basket_number", NGX_HTTP_CVC_PARAM_TEXT, 1, 64, NULL, 0 },
+    { "from", NGX_HTTP_CVC_PARAM_DATE, 0, 0, NULL, 0 },
+    { "to", NGX_HTTP_CVC_PARAM_DATE, 0, 0, NULL, 0 },
+    { "min_amount", NGX_HTTP_CVC_PARAM_INT, 0, NGX_HTTP_CVC_MAX_AMOUNT, NULL,
+      0 },
+    { "max_amount", NGX_HTTP_CVC_PARAM_INT, 0, NGX_HTTP_CVC_MAX_AMOUNT, NULL,
+      0 },
+    { "limit", NGX_HTTP_CVC_PARAM_INT, 1, 100, NULL, 0 },
+    { "cursor", NGX_HTTP_CVC_PARAM_TEXT, 1, 200, NULL, 0 },
+    { "format", NGX_HTTP_CVC_PARAM_ENUM, 0, 0, ngx_http_cvc_formats, 0 },
+    { NULL, 0, 0, 0, NULL, 0 }
+};
+
+
+/* POST /api/v1/payment-requests */
+
+ngx_int_t
+ngx_http_cvc_pr_create(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx)
+{
+    u_char                    *p, window[NGX_INT_T_LEN + 16];
+    json_t                    *errors;
+    ngx_int_t                  rc;
+    ngx_str_t                  params[9], canonical;
+    ngx_http_cvc_main_conf_t  *mcf;
+
+    rc = ngx_http_cvc_idempotency_key(r, &params[3]);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    errors = json_object();
+    if (errors == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ngx_http_cvc_pr_body(r, ctx, errors) != NGX_OK) {
+        return ngx_http_cvc_send_invalid(r, errors);
+    }
+
+    json_decref(errors);
+
+    /* the body as SQL gets it, and as idempotency compares it */
+
+    p = (u_char *) json_dumps(ctx->body, JSON_COMPACT|JSON_SORT_KEYS);
+    if (p == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    canonical.len = ngx_strlen(p);
+    canonical.data = ngx_pnalloc(r->pool, canonical.len);
+    if (canonical.data == NULL) {
+        free(p);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_memcpy(canonical.data, p, canonical.len);
+    free(p);
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_cvc_module);
+
+    ngx_http_cvc_principal_params(ctx, params);
+    params[2] = canonical;
+
+    if (params[3].data == NULL) {
+        ngx_str_null(&params[4]);
+
+    } else if (ngx_http_cvc_sha256_hex(r->pool, &canonical, &params[4])
+               != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    params[5].data = window;
+    params[5].len = ngx_sprintf(window, "%M milliseconds", mcf->pay_window)
+                    - window;
+
+    if (mcf->validation_expiry) {
+        ngx_str_set(&params[6], "validate");
+
+    } else {
+        ngx_str_set(&params[6], "cancel");
+    }
+
+    (void) ngx_http_cvc_client_params(r, ctx, &params[7]);
+
+    return ngx_http_cvc_call(r, ctx,
+                             "select cvc.pr_create($1, $2, $3::jsonb, $4, $5, "
+                             "$6::interval, $7, $8, $9)", 9, params,
+                             NGX_HTTP_CREATED);
+}
+
+
+/* the shape of a new request: each field's type, range and presence */
+
+static ngx_int_t
+ngx_http_cvc_pr_body(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
+    json_t *errors)
+{
+    u_char      *c;
+    size_t       len;
+    json_t      *body, *v;
+    json_int_t   n;
+    const char  *mode, *s;
+
+    static const char  *fields[] = { "point_of_sale", "mode", "pay_by",
+        "validation_delay_days", "amount", "allow_partial", "basket_number",
+        "customer", "label", "customer_reference", "seller_id",
+        "notify_email", "remember_notify_email", "on_validation_expiry",
+        NULL };
+
+    static const char  *modes[] = { "immediate", "deferred", NULL };
+    static const char  *expiries[] = { "cancel", "validate", NULL };
+
+    body = ctx->body;
+
+    v = ngx_http_cvc_json_unknown_fields(body, fields);
+    if (v == NULL || json_object_update(errors, v) != 0) {
+        json_decref(v);
+        return NGX_ERROR;
+    }
+
+    json_decref(v);
+
+    (void) ngx_http_cvc_json_digits(body, "point_of_sale", 12,
+                                    ctx->principal.kind == NGX_HTTP_CVC_ADMIN,
+                                    errors);
+
+    mode = ngx_http_cvc_json_enum(body, "mode", modes, 1, errors);
+
+    v = json_object_get(body, "pay_by");
+
+    if (mode != NULL && mode[0] == 'i') {
+        if (v != NULL && !json_is_null(v)) {
+            json_object_set_new(errors, "pay_by", json_string("must not be "
+                                "given for an immediate payment"));
+        }
+
+    } else if (mode != NULL) {
+        s = ngx_http_cvc_json_string(body, "pay_by", 10, 10, 1, errors);
+
+        if (s != NULL && !ngx_http_cvc_is_date((u_char *) s, 10)) {
+            json_object_set_new(errors, "pay_by",
+                                json_string("must be a date, YYYY-MM-DD"));
+        }
+    }
+
+    (void) ngx_http_cvc_json_int(body, "validation_delay_days", 0, 6, 0,
+                                 errors, &n);
+    (void) ngx_http_cvc_json_int(body, "amount", 1, NGX_HTTP_CVC_MAX_AMOUNT,
+                                 1, errors, &n);
+    (void) ngx_http_cvc_json_bool(body, "allow_partial", errors);
+    (void) ngx_http_cvc_json_bool(body, "remember_notify_email", errors);
+    (void) ngx_http_cvc_json_enum(body, "on_validation_expiry", expiries, 0,
+                                  errors);
+
+    s = ngx_http_cvc_json_string(body, "basket_number", 1, 64, 1, errors);
+
+    if (s != NULL) {
+        for (c = (u_char *) s; *c != '\0'; c++) {
+            if (*c < 0x20 || *c == 0x7f) {
+                json_object_set_new(errors, "basket_number",
+                                    json_string("must be printable "
+                                                "characters"));
+                break;
+            }
+        }
+    }
+
+    s = ngx_http_cvc_json_string(body, "customer", 1, 254, 1, errors);
+
+    if (s != NULL) {
+        len = ngx_strlen(s);
+
+        if (!ngx_http_cvc_is_digits(s, len, 11) && ngx_strchr(s, '@') == NULL)
+        {
+            json_object_set_new(errors, "customer",
+                                json_string("must be an 11-digit id or an "
+                                            "e-mail"));
+        }
+    }
+
+    (void) ngx_http_cvc_json_string(body, "label", 0, 255, 0, errors);
+    (void) ngx_http_cvc_json_string(body, "customer_reference", 0, 64, 0,
+                                    errors);
+    (void) ngx_http_cvc_json_string(body, "seller_id", 0, 64, 0, errors);
+    (void) ngx_http_cvc_json_email(body, "notify_email", 0, errors);
+
+    return (json_object_size(errors) == 0) ? NGX_OK : NGX_ERROR;
+}
+
+
+/* Idempotency-Key: 1..255 printable ASCII characters, or none */
+
+static ngx_int_t
+ngx_http_cvc_idempotency_key(ngx_http_request_t *r, ngx_str_t *key)
+{
+    size_t  i;
+
+    if (ngx_http_cvc_header(r, "Idempotency-Key", key) != NGX_OK) {
+        ngx_str_null(key);
+        return NGX_OK;
+    }
+
+    for (i = 0; i < key->len; i++) {
+        if (key->data[i] < 0x20 || key->data[i] > 0x7e) {
+            break;
+        }
+    }
+
+    if (key->len == 0 || key->len > 255 || i < key->len) {
+        return ngx_http_cvc_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                       "invalid_parameter",
+                                       "Idempotency-Key must be 1 to 255 "
+                                       "printable ASCII characters.", NULL);
+    }
+
+    return NGX_OK;
+}
+
+
+/* GET /api/v1/payment-requests/{id} */
+
+ngx_int_t
+ngx_http_cvc_pr_get(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx)
+{
+    ngx_str_t  params[3];
+
+    ngx_http_cvc_principal_params(ctx, params);
+    params[2] = ctx->params[0];
+
+    return ngx_http_cvc_call(r, ctx, "select cvc.pr_get($1, $2, $3)", 3,
+                             params, NGX_HTTP_OK);
+}
+
+
+/* POST /api/v1/payment-requests/{id}/confirm, …/cancel */
+
+ngx_int_t
+ngx_http_cvc_pr_confirm(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx)
+{
+    return ngx_http_cvc_pr_transition(r, ctx,
+                        "select cvc.pr_confirm($1, $2, $3, $4, $5)");
+}
+
+
+ngx_int_t
+ngx_http_cvc_pr_cancel(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx)
+{
+    return ngx_http_cvc_pr_transition(r, ctx,
+                        "select cvc.pr_cancel($1, $2, $3, $4, $5)");
+}
+
+
+static ngx_int_t
+ngx_http_cvc_pr_transition(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
+    const char *sql)
+{
+    ngx_str_t  params[5];
+
+    static const char  *none[] = { NULL };
+
+    /* no body, or an empty object */
+
+    if (json_object_size(ctx->body) > 0) {
+        return ngx_http_cvc_send_invalid(r,
+                   ngx_http_cvc_json_unknown_fields(ctx->body, none));
+    }
+
+    ngx_http_cvc_principal_params(ctx, params);
+    params[2] = ctx->params[0];
+    (void) ngx_http_cvc_client_params(r, ctx, &params[3]);
+
+    return ngx_http_cvc_call(r, ctx, sql, 5, params, NGX_HTTP_OK);
+}
+
+
+/* GET /api/v1/payment-requests?filters&limit&cursor */
+
+ngx_int_t
+ngx_http_cvc_pr_list(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx)
+{
+    json_t      *filters;
+    ngx_str_t    params[5];
+    const char  *bad;
+
+    filters = ngx_http_cvc_list_filters(r, ctx, &bad);
+
+    if (filters == NULL) {
+        return ngx_http_cvc_bad_parameter(r, bad);
+    }
+
+    if (json_object_get(filters, "format") != NULL) {
+        return ngx_http_cvc_bad_parameter(r, "format");
+    }
+
+    ngx_http_cvc_page_params(r, filters, &params[3], &params[4]);
+    ngx_http_cvc_principal_params(ctx, params);
+
+    params[2].data = ngx_http_cvc_json_dump(r->pool, filters, &params[2].len);
+    if (params[2].data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_cvc_call(r, ctx,
+                             "select cvc.pr_list($1, $2, $3::jsonb, $4, "
+                             "$5::int)", 5, params, NGX_HTTP_OK);
+}
+
+
+/* the list's filters from the query string (NULL: *bad is at fault) */
+
+json_t *
+ngx_http_cvc_list_filters(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
+    const char **bad)
+{
+    json_t  *filters;
+
+    filters = json_object();
+    if (filters == NULL) {
+        *bad = "the query";
+        return NULL;
+    }
+
+    ngx_http_cvc_json_pool(r->pool, filters);
+
+    if (ngx_http_cvc_query(r, ngx_http_cvc_pr_filters, filters, bad)
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    return filters;
+}
+
+
+ngx_int_t
+ngx_http_cvc_bad_parameter(ngx_http_request_t *r, const char *name)
+{
+    u_char  msg[128];
+
+    ngx_snprintf(msg, sizeof(msg), "The query has %s%s that is not valid.%Z",
+                 (ngx_strncmp(name, "an ", 3) == 0) ? "" : "a parameter ",
+                 name);
+
+    return ngx_http_cvc_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                   "invalid_parameter", (char *) msg,
+                                   json_pack("{ss}", "parameter", name));
+}

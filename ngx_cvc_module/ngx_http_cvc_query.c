@@ -1,0 +1,213 @@
+
+/*
+ * CVC gateway: query strings.  A list's parameters are declared in a
+ * table; the query string is checked against it (an unknown, repeated or
+ * bad parameter: 400 invalid_parameter naming it) and handed to SQL as a
+ * JSON object, repeatable ones as arrays.
+ */
+
+
+#include "ngx_http_cvc_module.h"
+
+
+static ngx_int_t ngx_http_cvc_query_value(const ngx_http_cvc_param_t *p,
+    u_char *v, size_t len);
+
+
+/*
+ * NGX_OK: *params holds the parameters given.  NGX_DECLINED: *bad names
+ * the parameter at fault.
+ */
+
+ngx_int_t
+ngx_http_cvc_query(ngx_http_request_t *r, const ngx_http_cvc_param_t *spec,
+    json_t *params, const char **bad)
+{
+    u_char                      *p, *last, *amp, *eq, *name, *value, *end;
+    u_char                      *src;
+    size_t                       nlen, len, i;
+    json_t                      *v, *a;
+    const ngx_http_cvc_param_t  *s;
+
+    p = r->args.data;
+    last = r->args.data + r->args.len;
+
+    while (p < last) {
+
+        amp = ngx_strlchr(p, last, '&');
+        if (amp == NULL) {
+            amp = last;
+        }
+
+        if (amp == p) {
+            p++;
+            continue;
+        }
+
+        eq = ngx_strlchr(p, amp, '=');
+        if (eq == NULL) {
+            eq = amp;
+        }
+
+        nlen = eq - p;
+        name = p;
+
+        for (s = spec; s->name != NULL; s++) {
+            if (ngx_strlen(s->name) == nlen
+                && ngx_strncmp(s->name, name, nlen) == 0)
+            {
+                break;
+            }
+        }
+
+        if (s->name == NULL) {
+            *bad = "an unknown parameter";
+            return NGX_DECLINED;
+        }
+
+        *bad = s->name;
+
+        /* the value, %-decoded ("+" is a space in a query string) */
+
+        len = (eq < amp) ? (size_t) (amp - (eq + 1)) : 0;
+
+        value = ngx_pnalloc(r->pool, len + 1);
+        if (value == NULL) {
+            return NGX_ERROR;
+        }
+
+        for (i = 0; i < len; i++) {
+            value[i] = (eq[1 + i] == '+') ? ' ' : eq[1 + i];
+        }
+
+        src = value;
+        end = value;
+        ngx_unescape_uri(&end, &src, len, 0);
+        p = amp;
+
+        /* each comma-separated value of a repeatable parameter counts */
+
+        if (s->repeat) {
+            a = json_object_get(params, s->name);
+
+            if (a == NULL) {
+                a = json_array();
+                if (a == NULL || json_object_set_new(params, s->name, a)) {
+                    return NGX_ERROR;
+                }
+            }
+
+            for (name = value; name <= end; name = eq + 1) {
+                eq = ngx_strlchr(name, end, ',');
+                if (eq == NULL) {
+                    eq = end;
+                }
+
+                if (ngx_http_cvc_query_value(s, name, eq - name) != NGX_OK
+                    || json_array_append_new(a,
+                           json_stringn((char *) name, eq - name)) != 0)
+                {
+                    return NGX_DECLINED;
+                }
+            }
+
+            continue;
+        }
+
+        if (json_object_get(params, s->name) != NULL
+            || ngx_http_cvc_query_value(s, value, end - value) != NGX_OK)
+        {
+            return NGX_DECLINED;
+        }
+
+        v = (s->type == NGX_HTTP_CVC_PARAM_INT)
+            ? json_integer(ngx_atoi(value, end - value))
+            : json_stringn((char *) value, end - value);
+
+        if (v == NULL || json_object_set_new(params, s->name, v) != 0) {
+            return NGX_DECLINED;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_cvc_query_value(const ngx_http_cvc_param_t *p, u_char *v,
+    size_t len)
+{
+    size_t              i;
+    ngx_int_t           n;
+    const char *const  *e;
+
+    switch (p->type) {
+
+    case NGX_HTTP_CVC_PARAM_DIGITS:
+        return ngx_http_cvc_is_digits((char *) v, len, p->max)
+               ? NGX_OK : NGX_ERROR;
+
+    case NGX_HTTP_CVC_PARAM_ENUM:
+        for (e = p->values; *e != NULL; e++) {
+            if (ngx_strlen(*e) == len && ngx_strncmp(*e, v, len) == 0) {
+                return NGX_OK;
+            }
+        }
+
+        return NGX_ERROR;
+
+    case NGX_HTTP_CVC_PARAM_DATE:
+        return ngx_http_cvc_is_date(v, len) ? NGX_OK : NGX_ERROR;
+
+    case NGX_HTTP_CVC_PARAM_INT:
+        if (len == 0 || len > 9) {
+            return NGX_ERROR;
+        }
+
+        n = ngx_atoi(v, len);
+
+        return (n != NGX_ERROR && n >= (ngx_int_t) p->min
+                && n <= (ngx_int_t) p->max) ? NGX_OK : NGX_ERROR;
+
+    default: /* NGX_HTTP_CVC_PARAM_TEXT */
+
+        if (len < p->min || len > p->max) {
+            return NGX_ERROR;
+        }
+
+        for (i = 0; i < len; i++) {
+            if (v[i] < 0x20 || v[i] == 0x7f) {
+                return NGX_ERROR;
+            }
+        }
+
+        return NGX_OK;
+    }
+}
+
+
+/* limit (default 20) and cursor, from checked parameters, as SQL params */
+
+void
+ngx_http_cvc_page_params(ngx_http_request_t *r, json_t *params,
+    ngx_str_t *cursor, ngx_str_t *limit)
+{
+    u_char  *p;
+
+    ngx_http_cvc_json_param(params, "cursor", cursor);
+
+    p = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
+    if (p == NULL) {
+        ngx_str_set(limit, "20");
+        return;
+    }
+
+    limit->data = p;
+    limit->len = ngx_sprintf(p, "%L", (int64_t) (json_is_integer(
+                     json_object_get(params, "limit"))
+                     ? json_integer_value(json_object_get(params, "limit"))
+                     : 20)) - p;
+
+    json_object_del(params, "limit");
+    json_object_del(params, "cursor");
+}

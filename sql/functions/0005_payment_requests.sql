@@ -1,0 +1,752 @@
+-- Payment requests: the state machine.  Each operation is one function, run
+-- in one transaction under a row lock: it checks the transition, writes the
+-- event, the ledger entries, the outbox rows and the customer's
+-- notification, and returns the JSON the API answers with.
+
+
+create or replace function cvc.pr_type(p cvc.payment_requests) returns text
+language sql immutable as $$
+    select case
+        when p.validation_delay_days > 0 then 'pre_reservation'
+        when p.mode = 'immediate' then 'immediate_payment'
+        else 'deferred_payment'
+    end
+$$;
+
+comment on function cvc.pr_type(cvc.payment_requests) is
+    'Paiement immediat, Paiement differe or Pre-reservation.';
+
+
+create or replace function cvc.pr_json(p cvc.payment_requests) returns jsonb
+language sql stable as $$
+    select jsonb_build_object(
+        'id', p.id, 'point_of_sale', p.point_of_sale_id, 'mode', p.mode,
+        'type', cvc.pr_type(p), 'status', p.status, 'amount', p.amount,
+        'amount_received', p.amount_received,
+        'amount_refunded', p.amount_refunded, 'currency', 'EUR',
+        'allow_partial', p.allow_partial, 'basket_number', p.basket_number,
+        'customer', p.customer, 'label', p.label,
+        'customer_reference', p.customer_reference,
+        'seller_id', p.seller_id,
+        'validation_delay_days', p.validation_delay_days,
+        'on_validation_expiry', p.on_validation_expiry,
+        'pay_by', cvc.time_json(p.pay_by),
+        'validation_deadline', cvc.time_json(p.validation_deadline),
+        'notify_email', p.notify_email,
+        'created_at', cvc.time_json(p.created_at),
+        'paid_at', cvc.time_json(p.paid_at),
+        'validated_at', cvc.time_json(p.validated_at),
+        'cancelled_at', cvc.time_json(p.cancelled_at),
+        'expired_at', cvc.time_json(p.expired_at),
+        'refused_at', cvc.time_json(p.refused_at),
+        'last_action_at', cvc.time_json(p.last_action_at))
+$$;
+
+comment on function cvc.pr_json(cvc.payment_requests) is
+    'A payment request as the API shows it.';
+
+
+create or replace function cvc.money_fr(cents bigint) returns text
+language sql immutable as $$
+    select replace(to_char(cents / 100.0, 'FM999999990.00'), '.', ',')
+           || ' €'
+$$;
+
+comment on function cvc.money_fr(bigint) is 'Cents as 40,00 €.';
+
+
+create or replace function cvc.pr_event(p_id text, p_type text,
+    p_actor text, p_details jsonb default '{}')
+returns void language sql as $$
+    insert into cvc.payment_request_events (payment_request_id, type, at,
+                                            actor, details)
+    values (p_id, p_type, cvc.now(), p_actor, p_details)
+$$;
+
+comment on function cvc.pr_event(text, text, text, jsonb) is
+    'Records an event of a payment request''s history.';
+
+
+-- what e-mails and webhooks say of a request
+create or replace function cvc.pr_message(p cvc.payment_requests)
+returns jsonb language sql stable as $$
+    select cvc.pr_json(p) || jsonb_build_object(
+        'merchant_name', pos.name, 'customer_email', b.email,
+        'amount_text', cvc.money_fr(p.amount),
+        'amount_received_text', cvc.money_fr(coalesce(p.amount_received, 0)),
+        'amount_refunded_text', cvc.money_fr(p.amount_refunded))
+    from cvc.points_of_sale pos, cvc.beneficiaries b
+    where pos.id = p.point_of_sale_id and b.id = p.beneficiary_id
+$$;
+
+comment on function cvc.pr_message(cvc.payment_requests) is
+    'The payload of the e-mails about a request.';
+
+
+-- the webhook event of a transition, when the point of sale has a webhook
+create or replace function cvc.pr_webhook(p cvc.payment_requests,
+                                          p_type text)
+returns void language sql as $$
+    insert into cvc.outbox (kind, recipient, template, payload, created_at,
+                            next_attempt_at)
+    select 'webhook', pos.webhook_url, p_type,
+           jsonb_build_object(
+               'id', 'evt_' || replace(gen_random_uuid()::text, '-', ''),
+               'type', p_type, 'created_at', cvc.time_json(cvc.now()),
+               'data', cvc.pr_json(p)),
+           cvc.now(), cvc.now()
+    from cvc.points_of_sale pos
+    where pos.id = p.point_of_sale_id and pos.webhook_url is not null
+$$;
+
+comment on function cvc.pr_webhook(cvc.payment_requests, text) is
+    'Queues a webhook event for the request''s point of sale.';
+
+
+create or replace function cvc.pr_tell_customer(p cvc.payment_requests,
+    p_type text, p_message text, p_amount bigint, p_template text)
+returns void language plpgsql as $$
+begin
+    insert into cvc.customer_notifications (beneficiary_id, type,
+        payment_request_id, message, amount, created_at)
+    values (p.beneficiary_id, p_type, p.id, p_message, p_amount, cvc.now());
+
+    if p_template is not null then
+        perform cvc.email(b.email, p_template, cvc.pr_message(p))
+        from cvc.beneficiaries b where b.id = p.beneficiary_id;
+    end if;
+end
+$$;
+
+comment on function cvc.pr_tell_customer(cvc.payment_requests, text, text,
+                                         bigint, text)
+    is 'An in-app notification, and an e-mail when a template is given.';
+
+
+create or replace function cvc.pr_tell_merchant(p cvc.payment_requests,
+                                                p_template text)
+returns void language sql as $$
+    select cvc.email(p.notify_email, p_template, cvc.pr_message(p))
+    where p.notify_email is not null
+$$;
+
+comment on function cvc.pr_tell_merchant(cvc.payment_requests, text) is
+    'An e-mail to the request''s notify_email, if any.';
+
+
+-- the point of sale an API caller acts for, checked
+create or replace function cvc.caller_pos(p_kind text, p_id text,
+                                          p_pos text)
+returns text language plpgsql stable as $$
+declare
+    v_own text := case p_kind
+        when 'point_of_sale' then p_id
+        when 'api_key' then (select point_of_sale_id from cvc.api_keys
+                             where id = p_id)
+    end;
+begin
+    if p_kind = 'admin' then
+        if p_pos is null then
+            perform cvc.fail(422, 'validation_failed',
+                             'Some fields are invalid.',
+                             '{"fields": {"point_of_sale": "is required"}}');
+        end if;
+        if not cvc.can_reach(p_kind, p_id, p_pos) then
+            perform cvc.fail(422, 'validation_failed',
+                             'Some fields are invalid.',
+                             '{"fields": {"point_of_sale": '
+                             '"no such point of sale"}}');
+        end if;
+        return p_pos;
+    end if;
+
+    if p_pos is not null and p_pos <> v_own then
+        perform cvc.fail(422, 'validation_failed', 'Some fields are invalid.',
+                         '{"fields": {"point_of_sale": '
+                         '"must be your own point of sale"}}');
+    end if;
+
+    return v_own;
+end
+$$;
+
+comment on function cvc.caller_pos(text, text, text) is
+    'The point of sale a request is created for: an admin names one of its '
+    'convention; a point of sale or an API key acts for its own.';
+
+
+create or replace function cvc.remembered_email(p_kind text, p_id text,
+                                                p_pos text)
+returns text language sql stable as $$
+    select case p_kind
+        when 'admin' then (select notify_email from cvc.conventions
+                           where id = p_id)
+        else (select notify_email from cvc.points_of_sale where id = p_pos)
+    end
+$$;
+
+comment on function cvc.remembered_email(text, text, text) is
+    'The notify_email an account remembered ("Se souvenir de cet e-mail").';
+
+
+/*
+ * POST /api/v1/payment-requests.  p_body is the request's JSON, its shape
+ * checked by the module; p_window the immediate payment window and
+ * p_expiry the default on_validation_expiry, from the configuration.
+ */
+create or replace function cvc.pr_create(p_kind text, p_id text,
+    p_body jsonb, p_idem_key text, p_idem_hash text, p_window interval,
+    p_expiry text, p_client_ip text, p_request_id text)
+returns jsonb language plpgsql as $$
+declare
+    v_scope text := p_kind || ':' || p_id;
+    v_pos text;
+    v_prior cvc.idempotency_keys;
+    v_beneficiary text;
+    v_today date := cvc.paris_date(cvc.now());
+    v_pay_by timestamptz;
+    v_notify text;
+    p cvc.payment_requests;
+begin
+    if p_idem_key is not null then
+        -- a second request with this key waits for nothing: it is told
+        if not pg_try_advisory_xact_lock(hashtextextended(v_scope || ' '
+                                                          || p_idem_key, 0))
+        then
+            perform cvc.fail(409, 'idempotency_in_progress',
+                             'A request with this Idempotency-Key is in '
+                             'progress.');
+        end if;
+
+        select * into v_prior from cvc.idempotency_keys
+        where scope = v_scope and key = p_idem_key
+          and created_at > cvc.now() - interval '24 hours';
+
+        if found then
+            if v_prior.request_hash <> p_idem_hash then
+                perform cvc.fail(409, 'idempotency_conflict',
+                                 'This Idempotency-Key was used with another '
+                                 'body.');
+            end if;
+            return v_prior.response::jsonb;
+        end if;
+
+        delete from cvc.idempotency_keys
+        where scope = v_scope and key = p_idem_key;
+    end if;
+
+    v_pos := cvc.caller_pos(p_kind, p_id, p_body->>'point_of_sale');
+
+    select id into v_beneficiary from cvc.beneficiaries
+    where id = p_body->>'customer' or lower(email) = lower(p_body->>'customer');
+
+    if v_beneficiary is null then
+        perform cvc.fail(422, 'validation_failed', 'Some fields are invalid.',
+                         '{"fields": {"customer": "no Cheque-Vacances Connect '
+                         'beneficiary has this id or e-mail"}}');
+    end if;
+
+    if p_body->>'mode' = 'immediate' then
+        v_pay_by := cvc.now() + p_window;
+    else
+        if (p_body->>'pay_by')::date < v_today
+           or (p_body->>'pay_by')::date > v_today + 365
+        then
+            perform cvc.fail(422, 'validation_failed',
+                             'Some fields are invalid.',
+                             '{"fields": {"pay_by": "must be from today to a '
+                             'year from today"}}');
+        end if;
+        v_pay_by := cvc.end_of_day((p_body->>'pay_by')::date);
+    end if;
+
+    v_notify := case when p_body ? 'notify_email'
+                     then p_body->>'notify_email'
+                     else cvc.remembered_email(p_kind, p_id, v_pos) end;
+
+    if coalesce((p_body->>'remember_notify_email')::boolean, false) then
+        if p_kind = 'admin' then
+            update cvc.conventions set notify_email = v_notify
+            where id = p_id;
+        else
+            update cvc.points_of_sale set notify_email = v_notify
+            where id = v_pos;
+        end if;
+    end if;
+
+    begin
+        insert into cvc.payment_requests (
+            id, point_of_sale_id, mode, status, amount, allow_partial,
+            basket_number, customer, beneficiary_id, label,
+            customer_reference, seller_id, validation_delay_days,
+            on_validation_expiry, pay_by, notify_email, created_by,
+            created_at, last_action_at)
+        values (
+            'pr_' || substr(replace(gen_random_uuid()::text, '-', ''), 1, 24),
+            v_pos, p_body->>'mode', 'awaiting_payment',
+            (p_body->>'amount')::bigint,
+            coalesce((p_body->>'allow_partial')::boolean, false),
+            p_body->>'basket_number', p_body->>'customer', v_beneficiary,
+            p_body->>'label', p_body->>'customer_reference',
+            p_body->>'seller_id',
+            coalesce((p_body->>'validation_delay_days')::int, 0),
+            coalesce(p_body->>'on_validation_expiry', p_expiry),
+            v_pay_by, v_notify, v_scope, cvc.now(), cvc.now())
+        returning * into p;
+    exception
+        when unique_violation then
+            perform cvc.fail(409, 'duplicate_basket',
+                             'This basket number already has a payment '
+                             'request awaiting payment, to validate or '
+                             'validated.',
+                             '{"fields": {"basket_number": "is already '
+                             'used"}}');
+    end;
+
+    perform cvc.pr_event(p.id, 'created', v_scope);
+    perform cvc.pr_tell_customer(p, 'payment_request_created',
+        format('%s vous demande un paiement de %s (panier %s).',
+               (select name from cvc.points_of_sale where id = v_pos),
+               cvc.money_fr(p.amount), p.basket_number),
+        p.amount, 'request_to_pay');
+    perform cvc.pr_webhook(p, 'payment_request.created');
+
+    if p_idem_key is not null then
+        insert into cvc.idempotency_keys (scope, key, request_hash, status,
+                                          response, created_at)
+        values (v_scope, p_idem_key, p_idem_hash, 201,
+                cvc.pr_json(p)::text, cvc.now());
+    end if;
+
+    return cvc.pr_json(p);
+end
+$$;
+
+comment on function cvc.pr_create(text, text, jsonb, text, text, interval,
+                                  text, text, text)
+    is 'POST /api/v1/payment-requests, with its Idempotency-Key.';
+
+
+-- the request, locked, if the caller reaches it; else 404
+create or replace function cvc.pr_lock(p_kind text, p_id text, p_pr text)
+returns cvc.payment_requests language plpgsql as $$
+declare
+    p cvc.payment_requests;
+begin
+    select * into p from cvc.payment_requests where id = p_pr for update;
+
+    if p.id is null
+       or (p_kind = 'customer' and p.beneficiary_id <> p_id)
+       or (p_kind <> 'customer'
+           and not cvc.can_reach(p_kind, p_id, p.point_of_sale_id))
+    then
+        perform cvc.fail(404, 'not_found', 'No such payment request.');
+    end if;
+
+    return p;
+end
+$$;
+
+comment on function cvc.pr_lock(text, text, text) is
+    'Locks a payment request the caller may act on (404 otherwise).';
+
+
+create or replace function cvc.pr_invalid_state(p cvc.payment_requests,
+                                                p_what text)
+returns void language plpgsql as $$
+begin
+    perform cvc.fail(409, 'invalid_state',
+                     format('This payment request is %s: it can''t be %s.',
+                            p.status, p_what),
+                     jsonb_build_object('status', p.status));
+end
+$$;
+
+comment on function cvc.pr_invalid_state(cvc.payment_requests, text) is
+    'Fails with 409 invalid_state.';
+
+
+create or replace function cvc.pr_get(p_kind text, p_id text, p_pr text)
+returns jsonb language plpgsql as $$
+declare
+    p cvc.payment_requests;
+begin
+    select * into p from cvc.payment_requests where id = p_pr;
+
+    if p.id is null
+       or (p_kind = 'customer' and p.beneficiary_id <> p_id)
+       or (p_kind <> 'customer'
+           and not cvc.can_reach(p_kind, p_id, p.point_of_sale_id))
+    then
+        perform cvc.fail(404, 'not_found', 'No such payment request.');
+    end if;
+
+    return cvc.pr_json(p) || jsonb_build_object('events', coalesce((
+        select jsonb_agg(jsonb_build_object('type', type,
+                                            'at', cvc.time_json(at),
+                                            'actor', actor) order by id)
+        from cvc.payment_request_events where payment_request_id = p.id),
+        '[]'));
+end
+$$;
+
+comment on function cvc.pr_get(text, text, text) is
+    'GET /api/v1/payment-requests/{id}: the request and its history.';
+
+
+-- to_validate -> validated: the money goes from escrow to the merchant
+create or replace function cvc.pr_validate(p cvc.payment_requests,
+                                           p_actor text, p_event text)
+returns cvc.payment_requests language plpgsql as $$
+begin
+    update cvc.payment_requests
+    set status = 'validated', validated_at = cvc.now(),
+        last_action_at = cvc.now()
+    where id = p.id returning * into p;
+
+    perform cvc.ledger_move('payment', 'escrow:' || p.point_of_sale_id,
+                            'merchant_pending:' || p.point_of_sale_id,
+                            p.amount_received, p.id);
+    perform cvc.pr_event(p.id, p_event, p_actor);
+    perform cvc.pr_tell_customer(p, 'reservation_confirmed',
+        format('Votre réservation chez %s (panier %s) est confirmée : %s.',
+               (select name from cvc.points_of_sale
+                where id = p.point_of_sale_id),
+               p.basket_number, cvc.money_fr(p.amount_received)),
+        p.amount_received, 'reservation_confirmed');
+    perform cvc.pr_webhook(p, 'payment_request.validated');
+    return p;
+end
+$$;
+
+comment on function cvc.pr_validate(cvc.payment_requests, text, text) is
+    'A pre-reservation becomes validated (confirmed, or at its deadline).';
+
+
+-- to_validate -> cancelled or expired: the customer is re-credited at once
+create or replace function cvc.pr_release(p cvc.payment_requests,
+    p_status cvc.pr_status, p_actor text)
+returns cvc.payment_requests language plpgsql as $$
+declare
+    v_name text := (select name from cvc.points_of_sale
+                    where id = p.point_of_sale_id);
+begin
+    update cvc.payment_requests
+    set status = p_status, amount_refunded = amount_received,
+        cancelled_at = case when p_status = 'cancelled' then cvc.now() end,
+        expired_at = case when p_status = 'expired' then cvc.now() end,
+        last_action_at = cvc.now()
+    where id = p.id returning * into p;
+
+    perform cvc.ledger_move('refund', 'escrow:' || p.point_of_sale_id,
+                            'wallet:' || p.beneficiary_id,
+                            p.amount_received, p.id);
+    perform cvc.pr_event(p.id, p_status::text, p_actor);
+    perform cvc.pr_event(p.id, 'refunded', 'system',
+                         jsonb_build_object('amount', p.amount_refunded));
+
+    if p_status = 'cancelled' then
+        perform cvc.pr_tell_customer(p, 'reservation_cancelled',
+            format('%s a annulé votre réservation (panier %s) : %s vous '
+                   'ont été re-crédités.', v_name, p.basket_number,
+                   cvc.money_fr(p.amount_refunded)),
+            p.amount_refunded, 'reservation_cancelled');
+        perform cvc.pr_webhook(p, 'payment_request.cancelled');
+    else
+        perform cvc.pr_tell_customer(p, 'reservation_expired',
+            format('Votre réservation chez %s (panier %s) a expiré sans '
+                   'confirmation : %s vous ont été re-crédités.', v_name,
+                   p.basket_number, cvc.money_fr(p.amount_refunded)),
+            p.amount_refunded, 'reservation_expired');
+        perform cvc.pr_tell_merchant(p, 'payment_expired');
+        perform cvc.pr_webhook(p, 'payment_request.expired');
+    end if;
+
+    return p;
+end
+$$;
+
+comment on function cvc.pr_release(cvc.payment_requests, cvc.pr_status,
+                                   text)
+    is 'A pre-reservation is cancelled or expires: the money goes back.';
+
+
+create or replace function cvc.pr_confirm(p_kind text, p_id text,
+    p_pr text, p_client_ip text, p_request_id text)
+returns jsonb language plpgsql as $$
+declare
+    p cvc.payment_requests := cvc.pr_lock(p_kind, p_id, p_pr);
+begin
+    if p.status <> 'to_validate' or cvc.now() > p.validation_deadline then
+        perform cvc.pr_invalid_state(p, 'confirmed');
+    end if;
+
+    p := cvc.pr_validate(p, p_kind || ':' || p_id, 'confirmed');
+    return cvc.pr_json(p);
+end
+$$;
+
+comment on function cvc.pr_confirm(text, text, text, text, text) is
+    'POST /api/v1/payment-requests/{id}/confirm.';
+
+
+create or replace function cvc.pr_cancel(p_kind text, p_id text,
+    p_pr text, p_client_ip text, p_request_id text)
+returns jsonb language plpgsql as $$
+declare
+    p cvc.payment_requests := cvc.pr_lock(p_kind, p_id, p_pr);
+begin
+    if p.status = 'to_validate' and cvc.now() <= p.validation_deadline then
+        p := cvc.pr_release(p, 'cancelled', p_kind || ':' || p_id);
+        return cvc.pr_json(p);
+    end if;
+
+    if p.status <> 'awaiting_payment' or cvc.now() > p.pay_by then
+        perform cvc.pr_invalid_state(p, 'cancelled');
+    end if;
+
+    update cvc.payment_requests
+    set status = 'cancelled', cancelled_at = cvc.now(),
+        last_action_at = cvc.now()
+    where id = p.id returning * into p;
+
+    perform cvc.pr_event(p.id, 'cancelled', p_kind || ':' || p_id);
+    perform cvc.pr_tell_customer(p, 'payment_request_cancelled',
+        format('%s a annulé sa demande de paiement (panier %s).',
+               (select name from cvc.points_of_sale
+                where id = p.point_of_sale_id), p.basket_number),
+        null, null);
+    perform cvc.pr_webhook(p, 'payment_request.cancelled');
+    return cvc.pr_json(p);
+end
+$$;
+
+comment on function cvc.pr_cancel(text, text, text, text, text) is
+    'POST /api/v1/payment-requests/{id}/cancel.';
+
+
+-- the payment code's hash and state, for the module to check
+create or replace function cvc.payment_code_state(p_customer text)
+returns jsonb language sql stable as $$
+    select jsonb_build_object('hash', payment_code_hash,
+                              'locked', payment_code_locked_at is not null)
+    from cvc.beneficiaries where id = p_customer
+$$;
+
+comment on function cvc.payment_code_state(text) is
+    'The payment code hash of a customer and whether it is locked.';
+
+
+-- the 3rd wrong code in a row
+create or replace function cvc.payment_code_failed(p_customer text,
+    p_failures int, p_client_ip text, p_request_id text)
+returns jsonb language plpgsql as $$
+begin
+    perform cvc.audit('payment_code_failed', 'customer:' || p_customer,
+                      p_client_ip, p_request_id,
+                      jsonb_build_object('failures', p_failures));
+
+    if p_failures >= 3 then
+        update cvc.beneficiaries set payment_code_locked_at = cvc.now()
+        where id = p_customer and payment_code_locked_at is null;
+
+        if found then
+            perform cvc.audit('payment_code_locked', 'customer:' || p_customer,
+                              p_client_ip, p_request_id);
+        end if;
+        return jsonb_build_object('locked', true);
+    end if;
+
+    return jsonb_build_object('locked', false);
+end
+$$;
+
+comment on function cvc.payment_code_failed(text, int, text, text) is
+    'Records a wrong payment code; the 3rd in a row locks the code.';
+
+
+create or replace function cvc.pr_pay(p_customer text, p_pr text,
+    p_amount bigint, p_client_ip text, p_request_id text)
+returns jsonb language plpgsql as $$
+declare
+    p cvc.payment_requests := cvc.pr_lock('customer', p_customer, p_pr);
+    v_amount bigint := coalesce(p_amount, p.amount);
+    v_actor text := 'customer:' || p_customer;
+begin
+    if p.status <> 'awaiting_payment' or cvc.now() > p.pay_by then
+        perform cvc.pr_invalid_state(p, 'paid');
+    end if;
+
+    if v_amount > p.amount or (v_amount < p.amount and not p.allow_partial)
+    then
+        perform cvc.fail(422, 'validation_failed', 'Some fields are invalid.',
+            jsonb_build_object('fields', jsonb_build_object('amount',
+                case when p.allow_partial
+                     then format('must be 1 to %s', p.amount)
+                     else format('must be %s: this request can''t be paid '
+                                 'in part', p.amount) end)));
+    end if;
+
+    begin
+        perform cvc.ledger_move('payment', 'wallet:' || p_customer,
+                                case when p.validation_delay_days > 0
+                                     then 'escrow:' else 'merchant_pending:'
+                                end || p.point_of_sale_id,
+                                v_amount, p.id);
+    exception
+        when check_violation then
+            perform cvc.fail(402, 'insufficient_funds',
+                             'The balance is lower than the amount.');
+    end;
+
+    update cvc.payment_requests
+    set amount_received = v_amount, paid_at = cvc.now(),
+        last_action_at = cvc.now(),
+        status = case when validation_delay_days > 0
+                      then 'to_validate' else 'validated' end::cvc.pr_status,
+        validated_at = case when validation_delay_days = 0
+                            then cvc.now() end,
+        validation_deadline = case when validation_delay_days > 0
+            then cvc.end_of_day(cvc.add_business_days(
+                     cvc.paris_date(cvc.now()), validation_delay_days))
+            end
+    where id = p.id returning * into p;
+
+    perform cvc.pr_event(p.id, 'paid', v_actor,
+                         jsonb_build_object('amount', v_amount));
+    perform cvc.pr_tell_customer(p, 'payment_received',
+        format('Vous avez payé %s à %s (panier %s).', cvc.money_fr(v_amount),
+               (select name from cvc.points_of_sale
+                where id = p.point_of_sale_id), p.basket_number),
+        v_amount, null);
+    perform cvc.pr_tell_merchant(p, 'payment_paid');
+    perform cvc.pr_webhook(p, 'payment_request.paid');
+
+    if p.status = 'validated' then
+        perform cvc.pr_webhook(p, 'payment_request.validated');
+    end if;
+
+    return cvc.pr_json(p);
+end
+$$;
+
+comment on function cvc.pr_pay(text, text, bigint, text, text) is
+    'POST /api/v1/customer/payment-requests/{id}/pay: the wallet is '
+    'debited at once (402 if it can''t be).';
+
+
+create or replace function cvc.pr_refuse(p_customer text, p_pr text,
+    p_client_ip text, p_request_id text)
+returns jsonb language plpgsql as $$
+declare
+    p cvc.payment_requests := cvc.pr_lock('customer', p_customer, p_pr);
+begin
+    if p.status <> 'awaiting_payment' or cvc.now() > p.pay_by then
+        perform cvc.pr_invalid_state(p, 'refused');
+    end if;
+
+    update cvc.payment_requests
+    set status = 'refused', refused_at = cvc.now(),
+        last_action_at = cvc.now()
+    where id = p.id returning * into p;
+
+    perform cvc.pr_event(p.id, 'refused', 'customer:' || p_customer);
+    perform cvc.pr_tell_merchant(p, 'payment_refused');
+    perform cvc.pr_webhook(p, 'payment_request.refused');
+    return cvc.pr_json(p);
+end
+$$;
+
+comment on function cvc.pr_refuse(text, text, text, text) is
+    'POST /api/v1/customer/payment-requests/{id}/refuse.';
+
+
+-- the timers' transitions: each re-checks state and time, so a late or
+-- repeated firing changes nothing
+
+create or replace function cvc.pr_expire_payment(p_pr text)
+returns jsonb language plpgsql as $$
+declare
+    p cvc.payment_requests;
+begin
+    select * into p from cvc.payment_requests where id = p_pr for update;
+
+    if p.status is distinct from 'awaiting_payment' or cvc.now() <= p.pay_by
+    then
+        return null;
+    end if;
+
+    update cvc.payment_requests
+    set status = 'expired', expired_at = cvc.now(),
+        last_action_at = cvc.now()
+    where id = p.id returning * into p;
+
+    perform cvc.pr_event(p.id, 'expired', 'system');
+    perform cvc.pr_tell_customer(p, 'payment_request_expired',
+        format('La demande de paiement de %s (panier %s) a expiré.',
+               (select name from cvc.points_of_sale
+                where id = p.point_of_sale_id), p.basket_number),
+        null, null);
+    perform cvc.pr_tell_merchant(p, 'payment_expired');
+    perform cvc.pr_webhook(p, 'payment_request.expired');
+    return cvc.pr_json(p);
+end
+$$;
+
+comment on function cvc.pr_expire_payment(text) is
+    'Timer: pay_by has passed on a request awaiting payment.';
+
+
+create or replace function cvc.pr_deadline(p_pr text)
+returns jsonb language plpgsql as $$
+declare
+    p cvc.payment_requests;
+begin
+    select * into p from cvc.payment_requests where id = p_pr for update;
+
+    if p.status is distinct from 'to_validate'
+       or cvc.now() <= p.validation_deadline
+    then
+        return null;
+    end if;
+
+    if p.on_validation_expiry = 'validate' then
+        p := cvc.pr_validate(p, 'system', 'validated');
+    else
+        p := cvc.pr_release(p, 'expired', 'system');
+    end if;
+
+    return cvc.pr_json(p);
+end
+$$;
+
+comment on function cvc.pr_deadline(text) is
+    'Timer: the validation deadline of a pre-reservation has passed.';
+
+
+create or replace function cvc.pr_remind(p_pr text)
+returns jsonb language plpgsql as $$
+declare
+    p cvc.payment_requests;
+begin
+    select * into p from cvc.payment_requests where id = p_pr for update;
+
+    if p.status is distinct from 'to_validate' or p.reminder_sent_at is not null
+       or cvc.now() < p.validation_deadline - interval '24 hours'
+       or cvc.now() > p.validation_deadline
+    then
+        return null;
+    end if;
+
+    update cvc.payment_requests set reminder_sent_at = cvc.now()
+    where id = p.id returning * into p;
+
+    perform cvc.pr_event(p.id, 'reminder_sent', 'system');
+    perform cvc.pr_tell_merchant(p, 'validation_reminder');
+    perform cvc.pr_webhook(p, 'payment_request.validation_reminder');
+    return cvc.pr_json(p);
+end
+$$;
+
+comment on function cvc.pr_remind(text) is
+    'Timer: 24 hours before a validation deadline, the merchant is told.';
