@@ -133,6 +133,13 @@ typedef struct {
 } ngx_http_cvc_route_t;
 
 
+/* a column of an export: its header, and whether it holds cents */
+typedef struct {
+    const char                     *name;
+    ngx_uint_t                      cents;
+} ngx_http_cvc_column_t;
+
+
 /* a query-string parameter of a list */
 #define NGX_HTTP_CVC_PARAM_TEXT     0
 #define NGX_HTTP_CVC_PARAM_DIGITS   1
@@ -353,6 +360,13 @@ ngx_int_t ngx_http_cvc_pr_list(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx);
 json_t *ngx_http_cvc_list_filters(ngx_http_request_t *r,
     ngx_http_cvc_ctx_t *ctx, const char **bad);
 ngx_int_t ngx_http_cvc_bad_parameter(ngx_http_request_t *r, const char *name);
+
+/* ngx_http_cvc_export.c */
+ngx_int_t ngx_http_cvc_pr_export(ngx_http_request_t *r,
+    ngx_http_cvc_ctx_t *ctx);
+ngx_int_t ngx_http_cvc_export(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
+    const char *sql, ngx_uint_t nparams, ngx_str_t *params,
+    const ngx_http_cvc_column_t *columns, ngx_flag_t xlsx, const char *name);
 
 /* ngx_http_cvc_customer.c */
 ngx_int_t ngx_http_cvc_customer_prs(ngx_http_request_t *r,

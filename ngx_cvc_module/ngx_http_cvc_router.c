@@ -68,6 +68,9 @@ static const ngx_http_cvc_route_t  ngx_http_cvc_routes[] = {
     { NGX_HTTP_CVC_GET, NGX_HTTP_CVC_API "/payment-requests",
       ngx_http_cvc_pr_list, NGX_HTTP_CVC_PARTNER },
 
+    { NGX_HTTP_CVC_GET, NGX_HTTP_CVC_API "/payment-requests/export",
+      ngx_http_cvc_pr_export, NGX_HTTP_CVC_PARTNER },
+
     { NGX_HTTP_CVC_GET, NGX_HTTP_CVC_API "/payment-requests/{id}",
       ngx_http_cvc_pr_get, NGX_HTTP_CVC_PARTNER },
 

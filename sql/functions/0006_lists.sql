@@ -282,3 +282,76 @@ $$;
 
 comment on function cvc.customer_notifications_list(text, text, int) is
     'GET /api/v1/customer/notifications: newest first.';
+
+
+create or replace function cvc.status_fr(s cvc.pr_status) returns text
+language sql immutable as $$
+    select case s
+        when 'awaiting_payment' then 'En attente de paiement client'
+        when 'to_validate' then 'A valider'
+        when 'validated' then 'Validé'
+        when 'cancelled' then 'Annulé'
+        when 'expired' then 'Expiré'
+        when 'refused' then 'Refusé'
+    end
+$$;
+
+comment on function cvc.status_fr(cvc.pr_status) is
+    'A status as the merchant''s space names it.';
+
+
+create or replace function cvc.type_fr(t text) returns text
+language sql immutable as $$
+    select case t
+        when 'immediate_payment' then 'Paiement immédiat'
+        when 'deferred_payment' then 'Paiement différé'
+        when 'pre_reservation' then 'Pré-réservation'
+    end
+$$;
+
+comment on function cvc.type_fr(text) is
+    'A type of payment as the merchant''s space names it.';
+
+
+create or replace function cvc.time_fr(t timestamptz) returns text
+language sql immutable as $$
+    select to_char(t at time zone 'Europe/Paris', 'DD/MM/YYYY HH24"h"MI')
+$$;
+
+comment on function cvc.time_fr(timestamptz) is
+    'A time as 24/06/2020 11h33, Europe/Paris.';
+
+
+/*
+ * The export of the operations list: the whole filtered table, one row a
+ * request, in the merchant's words.  Amounts stay cents: the module writes
+ * them as 40,00 (CSV) or as numbers (XLSX).
+ */
+create or replace function cvc.pr_export(p_kind text, p_id text,
+                                         p_filters jsonb)
+returns table (last_action text, basket_number text, type text,
+               status text, amount bigint, amount_received bigint,
+               amount_refunded bigint, customer text, label text,
+               customer_reference text, seller_id text,
+               point_of_sale text, id text)
+language plpgsql stable as $$
+begin
+    if p_filters->>'point_of_sale' is not null
+       and not cvc.can_reach(p_kind, p_id, p_filters->>'point_of_sale')
+    then
+        perform cvc.fail(404, 'not_found', 'No such point of sale.');
+    end if;
+
+    return query
+        select cvc.time_fr(p.last_action_at), p.basket_number,
+               cvc.type_fr(cvc.pr_type(p)), cvc.status_fr(p.status),
+               p.amount, p.amount_received, p.amount_refunded, p.customer,
+               p.label, p.customer_reference, p.seller_id,
+               pos.name || ' (' || pos.id || ')', p.id
+        from cvc.pr_filtered(p_kind, p_id, p_filters, null, null, null) p
+        join cvc.points_of_sale pos on pos.id = p.point_of_sale_id;
+end
+$$;
+
+comment on function cvc.pr_export(text, text, jsonb) is
+    'GET /api/v1/payment-requests/export: the rows, newest first.';
