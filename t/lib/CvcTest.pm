@@ -469,4 +469,189 @@ sub epoch_of {
     return Time::Local::timegm($6, $5, $4, $3, $2 - 1, $1) + ($7 // 0);
 }
 
+
+# ---------------------------------------------------------------------
+# Payment requests and money (issue 4).
+#
+#   ledger_ok();                 # the money invariant (3 tests); also run
+#                                # by done_testing() below, in every file
+#   my @bad = ledger_problems(); # the same, as a list of problems
+#   paris_date($epoch)            -> '2026-06-24'
+#   paris_end_of_day('2026-06-26') -> '2026-06-26T21:59:59Z'
+#   add_days('2026-06-24', 3)      -> '2026-06-27'
+#   my $pr = new_request($token, customer => $b->{id}, amount => 4000);
+#   my $r = create_request($token, \%body, %headers);   # the response
+#   my $r = pay_request($ctoken, $pr->{id}, $code, amount => 100);
+#   customer_balance($ctoken); new_api_key($admin_token, $pos_id)
+
+push @CvcTest::EXPORT, qw(ledger_ok ledger_problems done_testing paris_date
+                     paris_end_of_day add_days new_request create_request
+                     pay_request customer_balance new_api_key
+                     pr_members get_request unique_basket);
+
+# ledger_problems() -> ([check, description], ...): what breaks the money
+# invariant. Checks: "balanced" (a movement whose entries don't sum to
+# zero), "wallets" (a beneficiary whose balance is not the sum of its
+# wallet:<id> entries, or wallet entries of nobody), "negative" (a
+# balance, a wallet, an escrow or a merchant account below zero: only
+# "funding", where money comes in, may be; or a request's amounts).
+sub ledger_problems {
+    my @bad;
+    my $n = psql('select count(*) from (select movement_id from '
+                 . 'cvc.ledger_entries group by 1 having sum(amount) <> 0) x');
+    push @bad, [balanced => "$n movement(s) whose entries don't sum to zero"]
+        if $n;
+    for my $row (@{ psql_json(q{
+            select coalesce(b.id, w.id) as id, b.balance, w.total
+            from cvc.beneficiaries b
+            full join (select substr(account, 8) as id, sum(amount) as total
+                       from cvc.ledger_entries where account like 'wallet:%'
+                       group by 1) w on w.id = b.id
+            where b.id is null or b.balance <> coalesce(w.total, 0)
+            order by 1 limit 20}) })
+    {
+        push @bad, [wallets => sprintf 'beneficiary %s: balance %s, wallet '
+                    . 'entries %s', $row->{id}, $row->{balance} // 'none',
+                    $row->{total} // 0];
+    }
+    for my $row (@{ psql_json(q{
+            select account, sum(amount) as total from cvc.ledger_entries
+            where account <> 'funding' group by 1 having sum(amount) < 0
+            order by 1 limit 20}) })
+    {
+        push @bad, [negative => "account $row->{account}: $row->{total}"];
+    }
+    $n = psql('select count(*) from cvc.beneficiaries where balance < 0');
+    push @bad, [negative => "$n negative balance(s)"] if $n;
+    if (psql(q{select to_regclass('cvc.payment_requests') is not null}) eq 't') {
+        $n = psql('select count(*) from cvc.payment_requests where '
+                  . 'amount_refunded < 0 or amount_received < 0');
+        push @bad, [negative => "$n request(s) with a negative amount "
+                                . "received or refunded"] if $n;
+    }
+    return @bad;
+}
+
+# ledger_ok(): the money invariant holds, as three tests
+sub ledger_ok {
+    local $Test::Builder::Level = ($Test::Builder::Level // 1) + 1;
+    my @bad = eval { ledger_problems() };
+    @bad = map { [$_ => "can't read the ledger: $@"] }
+               qw(balanced wallets negative) if $@;
+    my $ok = 1;
+    for my $check (['balanced', 'every movement\'s entries sum to zero'],
+                   ['wallets', 'every balance is the sum of its wallet '
+                               . 'entries'],
+                   ['negative', 'nothing is negative'])
+    {
+        my @mine = map { $_->[1] } grep { $_->[0] eq $check->[0] } @bad;
+        $ok &= Test::More::ok(!@mine, "ledger: $check->[1]");
+        Test::More::diag(join "\n", @mine) if @mine;
+    }
+    return $ok;
+}
+
+# done_testing(): ledger_ok(), then Test::More's. Test files say
+# "use Test::More; use CvcTest;": CvcTest's import comes last and wins.
+sub done_testing {
+    ledger_ok() if $ENV{CVC_TEST_URL};
+    goto &Test::More::done_testing;
+}
+
+# paris_date($epoch) -> 'YYYY-MM-DD' in Europe/Paris
+sub paris_date {
+    my ($epoch) = @_;
+    local $ENV{TZ} = 'Europe/Paris';
+    POSIX::tzset();
+    my $d = POSIX::strftime('%Y-%m-%d', localtime $epoch);
+    return $d;
+}
+
+# paris_end_of_day('2026-06-26') -> 23:59:59 Europe/Paris that day, in UTC
+sub paris_end_of_day {
+    my ($date) = @_;
+    my ($y, $m, $d) = $date =~ /^(\d{4})-(\d\d)-(\d\d)\z/ or die "bad date $date";
+    my $t;
+    {
+        local $ENV{TZ} = 'Europe/Paris';
+        POSIX::tzset();
+        $t = POSIX::mktime(59, 59, 23, $d, $m - 1, $y - 1900, 0, 0, -1);
+    }
+    POSIX::tzset();
+    return POSIX::strftime('%Y-%m-%dT%H:%M:%SZ', gmtime $t);
+}
+
+# add_days('2026-06-24', 3) -> '2026-06-27' (calendar days)
+sub add_days {
+    my ($date, $n) = @_;
+    my ($y, $m, $d) = $date =~ /^(\d{4})-(\d\d)-(\d\d)\z/ or die "bad date $date";
+    my $t = Time::Local::timegm(0, 0, 12, $d, $m - 1, $y) + $n * 86400;
+    return POSIX::strftime('%Y-%m-%d', gmtime $t);
+}
+
+sub unique_basket { return 'PANIER-' . ($_[0] // '') . unique_digits(10) }
+
+# the members of the payment request object, as the contract lists them
+sub pr_members {
+    return qw(id point_of_sale mode type status amount amount_received
+              amount_refunded currency allow_partial basket_number customer
+              label customer_reference seller_id validation_delay_days
+              on_validation_expiry pay_by validation_deadline notify_email
+              created_at paid_at validated_at cancelled_at expired_at
+              refused_at last_action_at);
+}
+
+# create_request($token, \%body, %headers) -> the response of the POST
+sub create_request {
+    my ($token, $body, %h) = @_;
+    return api_as($token, POST => '/api/v1/payment-requests', $body, %h);
+}
+
+# new_request($token, %fields) -> the 201's JSON; dies otherwise.
+# Defaults: immediate, 4000 cents, a fresh basket number.
+sub new_request {
+    my ($token, %f) = @_;
+    my %body = (mode => 'immediate', amount => 4000,
+                basket_number => unique_basket(), %f);
+    delete @body{ grep { !defined $body{$_} && $_ ne 'notify_email' }
+                  keys %body };
+    my $r = _must(create_request($token, \%body), 201,
+                  'POST /api/v1/payment-requests');
+    return $r->{json};
+}
+
+# get_request($token, $id) -> the response of GET /payment-requests/{id}
+sub get_request {
+    my ($token, $id) = @_;
+    return api_as($token, GET => "/api/v1/payment-requests/$id");
+}
+
+# pay_request($ctoken, $id, $code, %more) -> the response of …/pay
+sub pay_request {
+    my ($token, $id, $code, %more) = @_;
+    remember_secret($code, 'payment_code') if defined $code && !ref $code;
+    return api_as($token, POST => "/api/v1/customer/payment-requests/$id/pay",
+                  { payment_code => $code, %more });
+}
+
+# customer_balance($ctoken) -> the balance GET /customer/me shows
+sub customer_balance {
+    my ($token) = @_;
+    my $r = _must(api_as($token, GET => '/api/v1/customer/me'), 200,
+                  'GET /api/v1/customer/me');
+    return $r->{json}{balance};
+}
+
+# new_api_key($token, $pos_id) -> the secret of a new API key (and its id
+# in list context)
+sub new_api_key {
+    my ($token, $pos) = @_;
+    my $r = _must(api_as($token, POST => "/api/v1/points-of-sale/$pos/api-keys",
+                         { name => 'Site ' . unique_digits(4) }), 201,
+                  'POST api-keys');
+    remember_secret($r->{json}{secret}, 'api_key');
+    return wantarray ? ($r->{json}{secret}, $r->{json}{id})
+                     : $r->{json}{secret};
+}
+
 1;
