@@ -189,7 +189,7 @@ ngx_http_cvc_authenticate(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx)
 
     callers = ctx->route->callers;
 
-    if (callers == NGX_HTTP_CVC_PUBLIC || callers == NGX_HTTP_CVC_OPS) {
+    if (callers == NGX_HTTP_CVC_PUBLIC || (callers & NGX_HTTP_CVC_OPS)) {
         return NGX_DECLINED;
     }
 

@@ -78,7 +78,7 @@ ngx_http_cvc_handler(ngx_http_request_t *r)
                                        NULL);
     }
 
-    if (ctx->route->callers == NGX_HTTP_CVC_OPS
+    if ((ctx->route->callers & NGX_HTTP_CVC_OPS)
         && ngx_http_cvc_ops_auth(r) != NGX_OK)
     {
         if (ngx_http_discard_request_body(r) != NGX_OK) {
@@ -568,6 +568,21 @@ ngx_http_cvc_send_unavailable(ngx_http_request_t *r, const char *what)
 }
 
 
+/* a 500 of the module's own, in the contract's format when still possible */
+
+ngx_int_t
+ngx_http_cvc_internal_error(ngx_http_request_t *r, ngx_int_t rc)
+{
+    if (rc != NGX_HTTP_INTERNAL_SERVER_ERROR || r->header_sent) {
+        return rc;
+    }
+
+    return ngx_http_cvc_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                   "internal_error",
+                                   "An internal error occurred.", NULL);
+}
+
+
 /* 422 validation_failed with the fields at fault (stolen) */
 
 ngx_int_t
@@ -697,6 +712,8 @@ ngx_http_cvc_finalize(ngx_http_request_t *r, ngx_int_t rc)
     }
 
     c = r->connection;
+
+    rc = ngx_http_cvc_internal_error(r, rc);
 
     ngx_http_finalize_request(r, rc);
     ngx_http_run_posted_requests(c);

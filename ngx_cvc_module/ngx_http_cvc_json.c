@@ -33,8 +33,10 @@ ngx_http_cvc_json_parse(u_char *data, size_t len, ngx_str_t *error,
     }
 
     error->data = p;
-    error->len = ngx_snprintf(p, 255, "Malformed JSON at line %d, column %d:"
-                              " %s%Z", err.line, err.column, err.text)
+    /* jansson's text may quote the body (a password): only where it broke */
+
+    error->len = ngx_snprintf(p, 255, "Malformed JSON at line %d, column "
+                              "%d.%Z", err.line, err.column)
                  - p - 1;
 
     return NULL;

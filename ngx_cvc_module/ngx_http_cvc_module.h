@@ -119,6 +119,7 @@ typedef ngx_int_t (*ngx_http_cvc_hash_next_pt)(ngx_http_request_t *r,
 #define NGX_HTTP_CVC_API_KEY    0x04
 #define NGX_HTTP_CVC_CUSTOMER   0x08
 #define NGX_HTTP_CVC_OPS        0x10
+#define NGX_HTTP_CVC_CLOCK      0x30    /* ops, where cvc_test_clock is on */
 
 #define NGX_HTTP_CVC_MERCHANT   (NGX_HTTP_CVC_ADMIN|NGX_HTTP_CVC_POS)
 #define NGX_HTTP_CVC_PARTNER    (NGX_HTTP_CVC_MERCHANT|NGX_HTTP_CVC_API_KEY)
@@ -223,6 +224,7 @@ ngx_int_t ngx_http_cvc_client_params(ngx_http_request_t *r,
 void ngx_http_cvc_principal_params(ngx_http_cvc_ctx_t *ctx,
     ngx_str_t *params);
 void ngx_http_cvc_proceed(ngx_http_request_t *r);
+ngx_int_t ngx_http_cvc_internal_error(ngx_http_request_t *r, ngx_int_t rc);
 void ngx_http_cvc_finalize(ngx_http_request_t *r, ngx_int_t rc);
 
 /* ngx_http_cvc_router.c */

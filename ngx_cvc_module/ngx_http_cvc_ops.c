@@ -30,7 +30,6 @@ static ngx_int_t ngx_http_cvc_ops_no_content(ngx_http_request_t *r,
     ngx_http_cvc_ctx_t *ctx, redisReply *reply);
 static ngx_int_t ngx_http_cvc_ops_hash_password(ngx_http_request_t *r,
     ngx_http_cvc_ctx_t *ctx, json_t *errors, ngx_http_cvc_hash_next_pt next);
-static ngx_flag_t ngx_http_cvc_test_clock(ngx_http_request_t *r);
 
 
 /* KEYS: cvc:clock; ARGV: the test clock's now, in ms */
@@ -359,11 +358,6 @@ ngx_http_cvc_ops_clock_set(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx)
 
     static const char  *fields[] = { "now", NULL };
 
-    if (!ngx_http_cvc_test_clock(r)) {
-        return ngx_http_cvc_send_error(r, NGX_HTTP_NOT_FOUND, "not_found",
-                                       "No such resource.", NULL);
-    }
-
     errors = ngx_http_cvc_json_unknown_fields(ctx->body, fields);
     if (errors == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -444,11 +438,6 @@ ngx_http_cvc_ops_clock_clear(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx)
 {
     ngx_str_t  params[2];
 
-    if (!ngx_http_cvc_test_clock(r)) {
-        return ngx_http_cvc_send_error(r, NGX_HTTP_NOT_FOUND, "not_found",
-                                       "No such resource.", NULL);
-    }
-
     (void) ngx_http_cvc_client_params(r, ctx, params);
 
     return ngx_http_cvc_pg_step(r, ctx, "select cvc.clock_clear($1, $2)", 2,
@@ -493,15 +482,4 @@ ngx_http_cvc_ops_hash_password(ngx_http_request_t *r,
     ngx_http_cvc_json_param(ctx->body, "password", &password);
 
     return ngx_http_cvc_hash_step(r, ctx, &password, NULL, 1, next);
-}
-
-
-static ngx_flag_t
-ngx_http_cvc_test_clock(ngx_http_request_t *r)
-{
-    ngx_http_cvc_main_conf_t  *mcf;
-
-    mcf = ngx_http_get_module_main_conf(r, ngx_http_cvc_module);
-
-    return mcf->test_clock;
 }

@@ -131,10 +131,10 @@ static const ngx_http_cvc_route_t  ngx_http_cvc_routes[] = {
       ngx_http_cvc_ops_unlock, NGX_HTTP_CVC_OPS },
 
     { NGX_HTTP_PUT, "/ops/v1/clock",
-      ngx_http_cvc_ops_clock_set, NGX_HTTP_CVC_OPS },
+      ngx_http_cvc_ops_clock_set, NGX_HTTP_CVC_CLOCK },
 
     { NGX_HTTP_DELETE, "/ops/v1/clock",
-      ngx_http_cvc_ops_clock_clear, NGX_HTTP_CVC_OPS },
+      ngx_http_cvc_ops_clock_clear, NGX_HTTP_CVC_CLOCK },
 
     { 0, NULL, NULL, 0 }
 };
@@ -156,15 +156,26 @@ ngx_http_cvc_route(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
 {
     u_char                      *p;
     ngx_uint_t                   methods, nparams;
+    ngx_http_cvc_main_conf_t    *mcf;
     ngx_str_t                    params[NGX_HTTP_CVC_MAX_PARAMS];
     const ngx_http_cvc_route_t  *rt;
 
     methods = 0;
     ngx_str_null(allow);
 
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_cvc_module);
+
     for (rt = ngx_http_cvc_routes; rt->pattern != NULL; rt++) {
 
-        if ((rt->callers == NGX_HTTP_CVC_OPS) != (ops != 0)) {
+        if (((rt->callers & NGX_HTTP_CVC_OPS) != 0) != (ops != 0)) {
+            continue;
+        }
+
+        /* the test clock is not there at all where it is off */
+
+        if ((rt->callers & NGX_HTTP_CVC_CLOCK) == NGX_HTTP_CVC_CLOCK
+            && !mcf->test_clock)
+        {
             continue;
         }
 
