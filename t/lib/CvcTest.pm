@@ -654,4 +654,42 @@ sub new_api_key {
                      : $r->{json}{secret};
 }
 
+# raw_api($method, $path, [name => value, ...], $body) -> as api(): for
+# what HTTP::Tiny refuses to send (control characters or raw bytes in a
+# header). HTTP/1.0, Connection: close; $body is sent as it is (bytes).
+sub raw_api {
+    my ($method, $path, $headers, $body) = @_;
+    require IO::Socket::INET;
+    my ($host) = _env('CVC_TEST_URL') =~ m{^http://([^/]+)} or die 'bad URL';
+    my $sock = IO::Socket::INET->new(PeerAddr => $host, Timeout => 30)
+        or die "connect $host: $!";
+    my $req = "$method $path HTTP/1.0\r\nHost: $host\r\nConnection: close\r\n";
+    my @h = @{ $headers // [] };
+    while (my ($k, $v) = splice @h, 0, 2) { $req .= "$k: $v\r\n" }
+    $req .= 'Content-Length: ' . length($body) . "\r\n" if defined $body;
+    $req .= "\r\n" . ($body // '');
+    print {$sock} $req;
+    local $/;
+    my $res = <$sock> // '';
+    close $sock;
+    my ($head, $raw) = split /\r\n\r\n/, $res, 2;
+    my ($status) = ($head // '') =~ m{^HTTP/\d\.\d (\d{3})};
+    my %hdr;
+    for my $line (split /\r\n/, $head // '') {
+        my ($k, $v) = $line =~ /^([^:\s]+):\s*(.*)\z/ or next;
+        $k = lc $k;
+        if (exists $hdr{$k}) {
+            $hdr{$k} = [ref $hdr{$k} ? @{ $hdr{$k} } : $hdr{$k}, $v];
+        } else {
+            $hdr{$k} = $v;
+        }
+    }
+    $raw //= '';
+    my $json = length $raw ? eval { $JSON->decode($raw) } : undef;
+    return { status => $status // 599, headers => \%hdr, raw => $raw,
+             json => $json };
+}
+
+push @CvcTest::EXPORT, 'raw_api';
+
 1;
