@@ -41,7 +41,8 @@ RUN_DIR        := .run
 CVC_PORT       ?= 8080
 CVC_PG_PORT    ?= 55432
 CVC_REDIS_PORT ?= 56379
-export CVC_PORT CVC_PG_PORT CVC_REDIS_PORT SANITIZE
+CVC_SMTP_PORT  ?= 52525
+export CVC_PORT CVC_PG_PORT CVC_REDIS_PORT CVC_SMTP_PORT SANITIZE
 
 PACKAGES := nginx nginx-dev libhiredis-dev libpq-dev libjansson-dev libssl-dev \
             postgresql redis-server libxlsxwriter-dev libcurl4-openssl-dev \
@@ -104,6 +105,7 @@ run: deps all
 	   scripts/stack start $(RUN_DIR) && \
 	 echo && echo "CVC gateway: http://127.0.0.1:$(CVC_PORT)" && \
 	 echo "ops token:   $$token" && \
+	 echo "e-mails:     $(CURDIR)/$(RUN_DIR)/mail (one file per message)" && \
 	 if [ -x scripts/demo-data ]; then \
 	   CVC_URL=http://127.0.0.1:$(CVC_PORT) CVC_OPS_TOKEN=$$token scripts/demo-data $(RUN_DIR); \
 	 fi

@@ -116,6 +116,41 @@ static ngx_command_t  ngx_http_cvc_commands[] = {
       offsetof(ngx_http_cvc_main_conf_t, validation_expiry),
       &ngx_http_cvc_validation_expiry },
 
+    { ngx_string("cvc_timers"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_cvc_main_conf_t, timers),
+      NULL },
+
+    { ngx_string("cvc_timer_interval"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_cvc_main_conf_t, timer_interval),
+      NULL },
+
+    { ngx_string("cvc_sweep_interval"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_cvc_main_conf_t, sweep_interval),
+      NULL },
+
+    { ngx_string("cvc_smtp"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_cvc_main_conf_t, smtp),
+      NULL },
+
+    { ngx_string("cvc_mail_from"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_cvc_main_conf_t, mail_from),
+      NULL },
+
     { ngx_string("cvc_cookie_secure"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_FLAG,
       ngx_conf_set_flag_slot,
@@ -254,6 +289,9 @@ ngx_http_cvc_create_main_conf(ngx_conf_t *cf)
     mcf->session_idle = NGX_CONF_UNSET_MSEC;
     mcf->session_max = NGX_CONF_UNSET_MSEC;
     mcf->pay_window = NGX_CONF_UNSET_MSEC;
+    mcf->timers = NGX_CONF_UNSET;
+    mcf->timer_interval = NGX_CONF_UNSET_MSEC;
+    mcf->sweep_interval = NGX_CONF_UNSET_MSEC;
     mcf->validation_expiry = NGX_CONF_UNSET_UINT;
     mcf->cookie_secure = NGX_CONF_UNSET;
     mcf->test_clock = NGX_CONF_UNSET;
@@ -277,6 +315,16 @@ ngx_http_cvc_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_msec_value(mcf->session_idle, 15 * 60 * 1000);
     ngx_conf_init_msec_value(mcf->session_max, 12 * 60 * 60 * 1000);
     ngx_conf_init_msec_value(mcf->pay_window, 15 * 60 * 1000);
+    ngx_conf_init_value(mcf->timers, 1);
+    ngx_conf_init_msec_value(mcf->timer_interval, 1000);
+    ngx_conf_init_msec_value(mcf->sweep_interval, 5000);
+
+    if (mcf->mail_from.len == 0) {
+        ngx_str_set(&mcf->mail_from, "Cheque-Vacances Connect "
+                    "<no-reply@cheque-vacances-connect.invalid>");
+    }
+
+    /* curl wants NUL-terminated strings: ngx_conf_set_str_slot's are */
     ngx_conf_init_uint_value(mcf->validation_expiry, 0);
     ngx_conf_init_value(mcf->cookie_secure, 1);
     ngx_conf_init_value(mcf->test_clock, 0);
@@ -491,11 +539,14 @@ ngx_http_cvc_init_process(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
-    if (ngx_http_cvc_pg_init_process(cycle, mcf) != NGX_OK) {
+    if (ngx_http_cvc_pg_init_process(cycle, mcf) != NGX_OK
+        || ngx_http_cvc_redis_init_process(cycle, mcf) != NGX_OK
+        || ngx_http_cvc_outbox_init_process(cycle) != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
-    return ngx_http_cvc_redis_init_process(cycle, mcf);
+    return ngx_http_cvc_timers_init_process(cycle, mcf);
 }
 
 

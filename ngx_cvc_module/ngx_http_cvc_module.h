@@ -87,6 +87,11 @@ typedef struct {
     ngx_msec_t                  session_idle;
     ngx_msec_t                  session_max;
     ngx_msec_t                  pay_window;
+    ngx_flag_t                  timers;
+    ngx_msec_t                  timer_interval;
+    ngx_msec_t                  sweep_interval;
+    ngx_str_t                   smtp;
+    ngx_str_t                   mail_from;
     ngx_uint_t                  validation_expiry;
     ngx_flag_t                  cookie_secure;
     ngx_flag_t                  test_clock;
@@ -362,6 +367,15 @@ ngx_int_t ngx_http_cvc_pr_list(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx);
 json_t *ngx_http_cvc_list_filters(ngx_http_request_t *r,
     ngx_http_cvc_ctx_t *ctx, const char **bad);
 ngx_int_t ngx_http_cvc_bad_parameter(ngx_http_request_t *r, const char *name);
+
+/* ngx_http_cvc_timers.c */
+ngx_int_t ngx_http_cvc_timers_init_process(ngx_cycle_t *cycle,
+    ngx_http_cvc_main_conf_t *mcf);
+void ngx_http_cvc_timers_job_done(void);
+
+/* ngx_http_cvc_outbox.c */
+ngx_int_t ngx_http_cvc_outbox_init_process(ngx_cycle_t *cycle);
+ngx_int_t ngx_http_cvc_outbox_deliver(u_char *id, size_t len);
 
 /* ngx_http_cvc_export.c */
 ngx_int_t ngx_http_cvc_pr_export(ngx_http_request_t *r,

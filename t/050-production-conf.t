@@ -35,7 +35,9 @@ my %vars = (MODULE => $module, RUN => $dir, PG_HOST => '127.0.0.1',
             PUBLIC_URL => "https://127.0.0.1:$port",
             TRUSTED_PROXY => '127.0.0.1', PORT => "127.0.0.1:$port",
             CERT => "$dir/cert.pem", CERT_KEY => "$dir/key.pem",
-            OPS_LISTEN => "127.0.0.1:$ops_port", OPS_TOKEN => $token);
+            OPS_LISTEN => "127.0.0.1:$ops_port", OPS_TOKEN => $token,
+            SMTP_HOST => '127.0.0.1', SMTP_PORT => $ENV{CVC_SMTP_PORT},
+            MAIL_DOMAIN => 'example.fr');
 
 open my $in, '<', "$root/conf/production.example.conf" or die $!;
 my $conf = do { local $/; <$in> };

@@ -88,13 +88,14 @@ create or replace function cvc.pr_webhook(p cvc.payment_requests,
                                           p_type text)
 returns void language sql as $$
     insert into cvc.outbox (kind, recipient, template, payload, created_at,
-                            next_attempt_at)
+                            next_attempt_at, point_of_sale_id,
+                            payment_request_id)
     select 'webhook', pos.webhook_url, p_type,
            jsonb_build_object(
                'id', 'evt_' || replace(gen_random_uuid()::text, '-', ''),
                'type', p_type, 'created_at', cvc.time_json(cvc.now()),
                'data', cvc.pr_json(p)),
-           cvc.now(), cvc.now()
+           cvc.now(), cvc.now(), pos.id, p.id
     from cvc.points_of_sale pos
     where pos.id = p.point_of_sale_id and pos.webhook_url is not null
 $$;
@@ -407,6 +408,7 @@ begin
     perform cvc.ledger_move('payment', 'escrow:' || p.point_of_sale_id,
                             'merchant_pending:' || p.point_of_sale_id,
                             p.amount_received, p.id);
+    perform cvc.payout_add(p);
     perform cvc.pr_event(p.id, p_event, p_actor);
     perform cvc.pr_tell_customer(p, 'reservation_confirmed',
         format('Votre réservation chez %s (panier %s) est confirmée : %s.',
@@ -623,6 +625,7 @@ begin
     perform cvc.pr_webhook(p, 'payment_request.paid');
 
     if p.status = 'validated' then
+        perform cvc.payout_add(p);
         perform cvc.pr_webhook(p, 'payment_request.validated');
     end if;
 
