@@ -5,6 +5,7 @@
 #   make run / stop   dev stack in .run/ (nginx + PostgreSQL + Redis)
 #   make test         full test suite in a throw-away stack (T=t/010-x.t to narrow)
 #   make deps         install the Debian packages we need
+#   make web          build the web front end into web/dist (plain ES modules)
 #   make bench / clean
 
 SHELL := /bin/bash
@@ -48,7 +49,7 @@ PACKAGES := nginx nginx-dev libhiredis-dev libpq-dev libjansson-dev libssl-dev \
             postgresql redis-server libxlsxwriter-dev libcurl4-openssl-dev \
             python3-aiosmtpd gcc libc6-dev make perl curl procps openssl
 
-.PHONY: all deps run stop test bench clean FORCE
+.PHONY: all deps web web-deps run stop test bench clean FORCE
 
 all: $(MODULE)
 
@@ -63,6 +64,31 @@ deps:
 	  export DEBIAN_FRONTEND=noninteractive; \
 	  apt-get update -q && apt-get install -y -q --no-install-recommends $$missing; \
 	fi
+	@# the web front end: node/npm (any Node >= 18; only when missing) and
+	@# Debian's chromium for its browser tests
+	@missing=""; \
+	node --version >/dev/null 2>&1 || missing="$$missing nodejs"; \
+	npm --version >/dev/null 2>&1 || missing="$$missing npm"; \
+	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get update -q && apt-get install -y -q $$missing; \
+	fi
+
+# The web front end: web/src copied to web/dist when a source changes.
+WEB_SRC := $(shell find web/src -type f 2>/dev/null) web/build.mjs
+web: web/dist/index.html
+
+web/dist/index.html: $(WEB_SRC)
+	node web/build.mjs
+
+# playwright-core (the browser tests' driver), from web/package-lock.json
+web-deps: web/node_modules/.package-lock.json
+
+web/node_modules/.package-lock.json: web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
 
 # A private copy of Debian's nginx source tree: configure writes objs/ into it.
 $(SRC)/configure:
@@ -95,7 +121,7 @@ $(MODULE): $(SRC)/objs/Makefile $(MOD_SRC)
 	@echo "built $@"
 
 # Dev stack in .run/. Safe to run twice: services stay up, nginx reloads.
-run: deps all
+run: deps all web
 	@mkdir -p $(RUN_DIR)
 	@if [ -n "$$CVC_OPS_TOKEN" ]; then token="$$CVC_OPS_TOKEN"; \
 	 else [ -s $(RUN_DIR)/ops_token ] || openssl rand -hex 32 > $(RUN_DIR)/ops_token; \
@@ -113,7 +139,7 @@ run: deps all
 stop:
 	scripts/stack stop $(RUN_DIR)
 
-test: deps all
+test: deps all web web-deps
 	CVC_MODULE=$(MODULE) scripts/run-tests $(T)
 
 bench:
