@@ -384,6 +384,18 @@ ngx_int_t ngx_http_cvc_export(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
     const char *sql, ngx_uint_t nparams, ngx_str_t *params,
     const ngx_http_cvc_column_t *columns, ngx_flag_t xlsx, const char *name);
 
+/* ngx_http_cvc_payouts.c */
+ngx_int_t ngx_http_cvc_payouts_list(ngx_http_request_t *r,
+    ngx_http_cvc_ctx_t *ctx);
+ngx_int_t ngx_http_cvc_payout_get(ngx_http_request_t *r,
+    ngx_http_cvc_ctx_t *ctx);
+ngx_int_t ngx_http_cvc_payout_export(ngx_http_request_t *r,
+    ngx_http_cvc_ctx_t *ctx);
+ngx_int_t ngx_http_cvc_webhook_deliveries(ngx_http_request_t *r,
+    ngx_http_cvc_ctx_t *ctx);
+ngx_int_t ngx_http_cvc_webhook_retry(ngx_http_request_t *r,
+    ngx_http_cvc_ctx_t *ctx);
+
 /* ngx_http_cvc_customer.c */
 ngx_int_t ngx_http_cvc_customer_prs(ngx_http_request_t *r,
     ngx_http_cvc_ctx_t *ctx);

@@ -245,6 +245,8 @@ ngx_http_cvc_outbox_mail(ngx_http_cvc_delivery_t *d, CURL *curl)
 {
     char               *subject, *p, rcpt[320], header[512];
     size_t              len;
+    time_t              now;
+    struct tm           tm;
     CURLcode            rc;
     curl_mime          *mime, *alt;
     curl_mimepart      *part;
@@ -279,6 +281,17 @@ ngx_http_cvc_outbox_mail(ngx_http_cvc_delivery_t *d, CURL *curl)
     p = (char *) ngx_snprintf((u_char *) header, sizeof(header) - 1,
                               "Subject: =?UTF-8?B?%V?=", &dst);
     *p = '\0';
+    headers = curl_slist_append(headers, header);
+
+    now = time(NULL);
+    (void) gmtime_r(&now, &tm);
+    (void) strftime(header, sizeof(header),
+                    "Date: %a, %d %b %Y %H:%M:%S +0000", &tm);
+    headers = curl_slist_append(headers, header);
+
+    ngx_snprintf((u_char *) header, sizeof(header),
+                 "Message-ID: <outbox-%*s-%T@cvc-gateway>%Z",
+                 d->id_len, d->id, now);
     headers = curl_slist_append(headers, header);
 
     mime = curl_mime_init(curl);

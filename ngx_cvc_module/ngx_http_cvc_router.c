@@ -80,6 +80,23 @@ static const ngx_http_cvc_route_t  ngx_http_cvc_routes[] = {
     { NGX_HTTP_POST, NGX_HTTP_CVC_API "/payment-requests/{id}/cancel",
       ngx_http_cvc_pr_cancel, NGX_HTTP_CVC_PARTNER },
 
+    { NGX_HTTP_CVC_GET, NGX_HTTP_CVC_POS_PATH "/webhook/deliveries",
+      ngx_http_cvc_webhook_deliveries, NGX_HTTP_CVC_MERCHANT },
+
+    { NGX_HTTP_POST, NGX_HTTP_CVC_POS_PATH "/webhook/deliveries/{id}/retry",
+      ngx_http_cvc_webhook_retry, NGX_HTTP_CVC_MERCHANT },
+
+    /* payouts */
+
+    { NGX_HTTP_CVC_GET, NGX_HTTP_CVC_API "/payouts",
+      ngx_http_cvc_payouts_list, NGX_HTTP_CVC_PARTNER },
+
+    { NGX_HTTP_CVC_GET, NGX_HTTP_CVC_API "/payouts/{id}",
+      ngx_http_cvc_payout_get, NGX_HTTP_CVC_PARTNER },
+
+    { NGX_HTTP_CVC_GET, NGX_HTTP_CVC_API "/payouts/{id}/export",
+      ngx_http_cvc_payout_export, NGX_HTTP_CVC_PARTNER },
+
     { NGX_HTTP_CVC_GET, NGX_HTTP_CVC_API "/business-days",
       ngx_http_cvc_business_days, NGX_HTTP_CVC_ANYONE },
 

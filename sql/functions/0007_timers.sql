@@ -363,7 +363,7 @@ begin
     v_body := v_body || E'\n\n-- \nChèque-Vacances Connect';
 
     return jsonb_build_object(
-        'subject', v_subject, 'text', v_body,
+        'subject', v_subject, 'text', replace(v_body, E'\n', E'\r\n'),
         'html', '<html><body><p>'
                 || replace(cvc.html_escape(v_body), E'\n', '<br>')
                 || '</p></body></html>');
