@@ -26,18 +26,16 @@ export const session = {
 };
 
 // The banner for an unreachable API (network error or 503).
-let bannerTimer = null;
 export function showUnreachable() {
   const el = document.getElementById('net-banner');
   if (!el) return;
   el.hidden = false;
   el.textContent = 'Le service Chèque-Vacances Connect est momentanément injoignable. '
     + 'Vérifiez votre connexion et réessayez dans quelques instants.';
-  clearTimeout(bannerTimer);
 }
 export function hideUnreachable() {
   const el = document.getElementById('net-banner');
-  if (el && !el.hidden) { bannerTimer = setTimeout(() => { el.hidden = true; }, 500); }
+  if (el) el.hidden = true;
 }
 
 async function raw(method, path, body, area, headers = {}) {
@@ -63,6 +61,7 @@ async function raw(method, path, body, area, headers = {}) {
   }
   if (res.ok) { hideUnreachable(); return json; }
   if ([502, 503, 504].includes(res.status)) showUnreachable();
+  else hideUnreachable();
   throw new ApiError(res.status, (json && json.error) || {});
 }
 

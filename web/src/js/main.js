@@ -82,5 +82,10 @@ document.addEventListener('click', (ev) => {
   if (a) setTimeout(() => { a.closest('details').open = false; }, 0);
 });
 window.addEventListener('popstate', render);
-window.addEventListener('cvc:route', () => { window.scrollTo(0, 0); render(); });
+window.addEventListener('cvc:route', () => {
+  window.scrollTo(0, 0);
+  const t = document.getElementById('toast');
+  if (t) t.hidden = true;
+  render();
+});
 render();

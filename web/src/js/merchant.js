@@ -319,6 +319,21 @@ function filtersForm(reload) {
     h('summary', null, active ? `Filtres (${Object.keys(f).length})` : 'Filtres'), form);
 }
 
+// the 🔍 as an SVG: no emoji font needed
+function magnifier() {
+  const NS = 'http://www.w3.org/2000/svg';
+  const svg = document.createElementNS(NS, 'svg');
+  svg.setAttribute('viewBox', '0 0 24 24');
+  svg.setAttribute('class', 'icon');
+  svg.setAttribute('aria-hidden', 'true');
+  const c = document.createElementNS(NS, 'circle');
+  c.setAttribute('cx', '10'); c.setAttribute('cy', '10'); c.setAttribute('r', '6.5');
+  const l = document.createElementNS(NS, 'path');
+  l.setAttribute('d', 'M15 15l6 6');
+  svg.append(c, l);
+  return svg;
+}
+
 function rowActions(r, reload) {
   const b = [];
   if (r.status === 'to_validate') {
@@ -336,7 +351,7 @@ function rowActions(r, reload) {
   b.push(h('button', {
     type: 'button', class: 'icon-btn', title: 'Détail',
     'aria-label': `Voir le détail de la demande ${r.basket_number}`, onclick: () => detailDialog(r.id, reload),
-  }, '🔍'));
+  }, magnifier()));
   return h('span', { class: 'row-actions' }, b);
 }
 
@@ -477,7 +492,8 @@ function step1(w, rerender) {
       h('div', { class: 'inline-radios' }, radio('delay', 'no', w.delay === 'no', 'Non'), radio('delay', 'yes', w.delay === 'yes', 'Oui')),
       h('p', { class: 'hint' }, 'Ce délai débute à la date de paiement de mon client. En cas d\'annulation, mon client est automatiquement et immédiatement re-crédité.'),
       days),
-    h('fieldset', null, h('legend', null, 'Pendant le traitement du paiement, je veux être notifié des actions de mon client et de l\'expiration de mon délai de validation 24h avant la fin de celui-ci'),
+    h('fieldset', null, h('legend', null, 'Notifications'),
+      h('p', { class: 'notify-text' }, 'Pendant le traitement du paiement, je veux être notifié des actions de mon client et de l\'expiration de mon délai de validation 24h avant la fin de celui-ci'),
       field({ label: 'E-mail', name: 'notify_email', type: 'email', value: w.notify_email, error: w.errors.notify_email,
         attrs: { autocomplete: 'email' } }),
       h('div', { class: 'check' },
