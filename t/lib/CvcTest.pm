@@ -692,4 +692,13 @@ sub raw_api {
 
 push @CvcTest::EXPORT, 'raw_api';
 
+# url_escape($s): a query-string value, percent-encoded (cursors are opaque)
+sub url_escape {
+    my ($s) = @_;
+    $s =~ s/([^A-Za-z0-9\-._~])/sprintf '%%%02X', ord $1/ge;
+    return $s;
+}
+
+push @CvcTest::EXPORT, 'url_escape';
+
 1;
