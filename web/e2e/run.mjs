@@ -334,7 +334,20 @@ test('"Mes remboursements" shows the payouts, or says they will appear', async (
   await p.getByRole('link', { name: 'Mes remboursements' }).click();
   await p.getByRole('heading', { name: 'Mes remboursements' }).waitFor();
   await until(async () => /apparaîtront ici|Aucun remboursement|Journée des opérations/.test(await textOf(p.locator('main'))), 'payouts or the notice');
+  if (await p.getByText('apparaîtront ici').count()) { await shot(p, 'mes-remboursements.png'); return; }
+  // the request validated today (40,00 €) is in today's payout, 5 business days later
+  const line = p.locator('tbody tr').first();
+  const t = await textOf(line);
+  assert(t.includes('40,00 €') && t.includes('Programmé'), t);
   await shot(p, 'mes-remboursements.png');
+  await line.getByRole('button', { name: /Voir les opérations/ }).click();
+  const d = p.getByRole('dialog');
+  await d.locator(`tr[data-basket="${S.b1}"]`).waitFor();
+  const csv = await d.getByRole('link', { name: 'Exporter (CSV)' }).getAttribute('href');
+  const r = await p.request.get(BASE + csv);
+  assert(r.status() === 200 && (await r.text()).includes(S.b1), `payout export ${r.status()}`);
+  await shot(p, 'remboursement-detail.png');
+  await d.getByRole('button', { name: 'Fermer' }).click();
 });
 
 test('settings: an API key shown once then revoked, the webhook URL', async () => {

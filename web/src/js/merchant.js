@@ -713,9 +713,10 @@ export async function payoutsView(root, n) {
           h('td', { 'data-label': 'Montant' }, euros(p.amount)),
           h('td', { 'data-label': 'Remboursement prévu le' }, dateOnly(p.scheduled_for)),
           h('td', { 'data-label': 'Statut' }, p.status === 'paid' ? `Remboursé le ${dateTime(p.paid_at)}` : 'Programmé'),
-          h('td', { 'data-label': 'Rapprochement' },
-            h('a', { href: `/api/v1/payouts/${encodeURIComponent(p.id)}/export?format=csv`, download: '' }, 'CSV'), ' · ',
-            h('a', { href: `/api/v1/payouts/${encodeURIComponent(p.id)}/export?format=xlsx`, download: '' }, 'Excel')))))));
+          h('td', { 'data-label': 'Rapprochement' }, h('span', { class: 'row-actions' },
+            h('button', { type: 'button', class: 'icon-btn', title: 'Détail', 'aria-label': `Voir les opérations du remboursement du ${dateOnly(p.business_date)}`, onclick: () => payoutDialog(p.id) }, magnifier()),
+            h('a', { href: `/api/v1/payouts/${encodeURIComponent(p.id)}/export?format=csv`, download: '', 'aria-label': `Rapprochement CSV du ${dateOnly(p.business_date)}` }, 'CSV'),
+            h('a', { href: `/api/v1/payouts/${encodeURIComponent(p.id)}/export?format=xlsx`, download: '', 'aria-label': `Rapprochement Excel du ${dateOnly(p.business_date)}` }, 'Excel'))))))));
   } catch (e) {
     if (e instanceof ApiError && (e.status === 404 || e.status === 405)) {
       content = alertBox('info', 'Vos remboursements apparaîtront ici dès que ce service sera disponible.');
@@ -725,6 +726,31 @@ export async function payoutsView(root, n) {
   shell(root, 'remboursements', heading('Mes remboursements'),
     h('p', null, 'Les transactions en Chèque-Vacances Connect de la même journée sont cumulées et automatiquement remboursées en une fois sur votre compte bancaire 5 jours ouvrés après.'),
     content);
+}
+
+async function payoutDialog(id) {
+  let p;
+  try { p = await api('GET', `/payouts/${encodeURIComponent(id)}`, undefined, AREA); } catch (e) { toast(errorText(e)); return; }
+  const rows = p.payment_requests || [];
+  await modal(`Remboursement du ${dateOnly(p.business_date)}`, (close) => [
+    dl([
+      ['Montant', euros(p.amount)],
+      ['Nombre d\'opérations', String(p.count)],
+      ['Remboursement prévu le', dateOnly(p.scheduled_for)],
+      ['Statut', p.status === 'paid' ? `Remboursé le ${dateTime(p.paid_at)}` : 'Programmé'],
+    ]),
+    h('div', { class: 'table-wrap' }, h('table', { class: 'ops' },
+      h('thead', null, h('tr', null, ['Date de validation', 'N° de panier', 'Type de paiement', 'Montant reçu'].map((c) => h('th', { scope: 'col' }, c)))),
+      h('tbody', null, rows.map((r) => h('tr', { 'data-basket': r.basket_number },
+        h('td', { 'data-label': 'Date de validation' }, dateTime(r.validated_at)),
+        h('td', { 'data-label': 'N° de panier' }, r.basket_number),
+        h('td', { 'data-label': 'Type de paiement' }, TYPE[r.type] || r.type),
+        h('td', { 'data-label': 'Montant reçu' }, euros(r.amount_received))))))),
+    h('div', { class: 'actions' },
+      h('a', { class: 'btn btn-secondary', href: `/api/v1/payouts/${encodeURIComponent(p.id)}/export?format=csv`, download: '' }, 'Exporter (CSV)'),
+      h('a', { class: 'btn btn-secondary', href: `/api/v1/payouts/${encodeURIComponent(p.id)}/export?format=xlsx`, download: '' }, 'Exporter (Excel)'),
+      h('button', { type: 'button', class: 'btn btn-primary', onclick: () => close(null) }, 'Fermer')),
+  ], { wide: true });
 }
 
 // --- Paramètres: API keys and webhook ----------------------------------------
