@@ -315,6 +315,31 @@ test('a session that expires mid-form: re-login in a dialog, nothing typed is lo
   await row(p, S.b3).waitFor();
 });
 
+test('customer app: the payment code locked after 3 wrong codes, a new code, then the payment', async () => {
+  const p = C1.page;
+  await p.reload();
+  const card = p.locator(`li[data-basket="${S.b3}"]`);
+  await card.getByRole('button', { name: /^Payer/ }).click();
+  const dlg = p.getByRole('dialog');
+  for (const [code, msg] of [['111111', 'Il vous reste 2 essais.'], ['222222', 'Il vous reste 1 essai.'], ['333333', 'Votre code de paiement est bloqué']]) {
+    await dlg.locator('input[name=payment_code]').fill(code);
+    await dlg.getByRole('button', { name: 'Valider le paiement' }).click();
+    await dlg.getByText(msg).waitFor();
+  }
+  await dlg.getByRole('link', { name: 'Choisir un nouveau code de paiement' }).click();
+  await p.getByRole('heading', { name: 'Code de paiement' }).waitFor();
+  await p.locator('input[name=password]').fill(CPW);
+  await p.locator('input[name=payment_code]').fill('246810');
+  await p.locator('input[name=payment_code2]').fill('246810');
+  await p.getByRole('button', { name: 'Enregistrer le code' }).click();
+  await see(p, 'Votre nouveau code de paiement est enregistré.');
+  await p.getByRole('link', { name: 'Accueil' }).click();
+  await p.locator(`li[data-basket="${S.b3}"]`).getByRole('button', { name: /^Payer/ }).click();
+  await p.getByRole('dialog').locator('input[name=payment_code]').fill('246810');
+  await p.getByRole('dialog').getByRole('button', { name: 'Valider le paiement' }).click();
+  await see(p, '47,66 €');
+});
+
 test('the API unreachable: a clear message', async () => {
   const p = M.page;
   await p.route('**/api/v1/payment-requests?**', (r) => r.abort('connectionrefused'));
