@@ -21,7 +21,8 @@ ngx_http_cvc_json_parse(u_char *data, size_t len, ngx_str_t *error,
 
     ngx_str_null(error);
 
-    json = json_loadb((char *) data, len, JSON_REJECT_DUPLICATES, &err);
+    json = json_loadb((char *) data, len,
+                     JSON_REJECT_DUPLICATES|JSON_DECODE_ANY, &err);
 
     if (json != NULL) {
         return json;

@@ -54,13 +54,16 @@ ngx_http_cvc_pr_create(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx)
 {
     u_char                    *p, window[NGX_INT_T_LEN + 16];
     json_t                    *errors;
-    ngx_int_t                  rc;
     ngx_str_t                  params[9], canonical;
     ngx_http_cvc_main_conf_t  *mcf;
 
-    rc = ngx_http_cvc_idempotency_key(r, &params[3]);
-    if (rc != NGX_OK) {
-        return rc;
+    if (ngx_http_cvc_idempotency_key(r, &params[3]) != NGX_OK) {
+        return ngx_http_cvc_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                       "invalid_parameter",
+                                       "Idempotency-Key must be 1 to 255 "
+                                       "printable ASCII characters.",
+                                       json_pack("{ss}", "parameter",
+                                                 "Idempotency-Key"));
     }
 
     errors = json_object();
@@ -224,7 +227,7 @@ ngx_http_cvc_pr_body(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
 }
 
 
-/* Idempotency-Key: 1..255 printable ASCII characters, or none */
+/* Idempotency-Key: 1..255 printable ASCII characters, or none (NULL) */
 
 static ngx_int_t
 ngx_http_cvc_idempotency_key(ngx_http_request_t *r, ngx_str_t *key)
@@ -242,14 +245,8 @@ ngx_http_cvc_idempotency_key(ngx_http_request_t *r, ngx_str_t *key)
         }
     }
 
-    if (key->len == 0 || key->len > 255 || i < key->len) {
-        return ngx_http_cvc_send_error(r, NGX_HTTP_BAD_REQUEST,
-                                       "invalid_parameter",
-                                       "Idempotency-Key must be 1 to 255 "
-                                       "printable ASCII characters.", NULL);
-    }
-
-    return NGX_OK;
+    return (key->len == 0 || key->len > 255 || i < key->len)
+           ? NGX_ERROR : NGX_OK;
 }
 
 

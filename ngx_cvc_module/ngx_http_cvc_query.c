@@ -194,7 +194,13 @@ ngx_http_cvc_page_params(ngx_http_request_t *r, json_t *params,
 {
     u_char  *p;
 
-    ngx_http_cvc_json_param(params, "cursor", cursor);
+    /* copied: the parameter goes from params below */
+
+    if (ngx_http_cvc_json_member(r->pool, params, "cursor", cursor)
+        != NGX_OK)
+    {
+        ngx_str_null(cursor);
+    }
 
     p = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
     if (p == NULL) {
