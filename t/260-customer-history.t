@@ -11,7 +11,7 @@ use CvcTest;
 
 binmode(Test::More->builder->$_, ':encoding(UTF-8)')
     for qw(output failure_output todo_output);
-client_ip('192.0.2.260');
+client_ip('192.0.2.226');
 END { local $?; reset_clock() if $ENV{CVC_TEST_URL} }
 
 my $conv = new_convention(name => 'Les Thermes');
