@@ -67,35 +67,63 @@ comment on function cvc.scope_pos(text, text) is
  * The requests of the operations list (and of its export): p_filters is
  * {"point_of_sale", "status": [...], "type", "basket_number", "from",
  * "to", "min_amount", "max_amount"}, checked by the module.
+ *
+ * Fast at millions of rows per point of sale: each point of sale's rows
+ * come from its own walk of the index (point_of_sale_id, last_action_at
+ * desc, id desc), stopped at p_limit, and the walks are merged; the plan is
+ * made for each call's values (force_custom_plan), so the filters not
+ * given fold away and the cursor is an index condition.
  */
 create or replace function cvc.pr_filtered(p_kind text, p_id text,
     p_filters jsonb, p_after_at timestamptz, p_after_id text, p_limit int)
-returns setof cvc.payment_requests language sql stable
+returns setof cvc.payment_requests language plpgsql stable
 set plan_cache_mode = force_custom_plan as $$
-    select p.* from cvc.payment_requests p
-    where p.point_of_sale_id in (select cvc.scope_pos(p_kind, p_id))
-      and (p_filters->>'point_of_sale' is null
-           or p.point_of_sale_id = p_filters->>'point_of_sale')
-      and (p_filters->'status' is null
-           or p.status::text in (select jsonb_array_elements_text(
-                                            p_filters->'status')))
-      and (p_filters->>'type' is null or cvc.pr_type(p) = p_filters->>'type')
-      and (p_filters->>'basket_number' is null
-           or p.basket_number = p_filters->>'basket_number')
-      and (p_filters->>'from' is null
-           or p.last_action_at >= ((p_filters->>'from')::date + time '00:00')
-                                  at time zone 'Europe/Paris')
-      and (p_filters->>'to' is null
-           or p.last_action_at < ((p_filters->>'to')::date + 1 + time '00:00')
-                                 at time zone 'Europe/Paris')
-      and (p_filters->>'min_amount' is null
-           or p.amount >= (p_filters->>'min_amount')::bigint)
-      and (p_filters->>'max_amount' is null
-           or p.amount <= (p_filters->>'max_amount')::bigint)
-      and (p_after_at is null
-           or (p.last_action_at, p.id) < (p_after_at, p_after_id))
-    order by p.last_action_at desc, p.id desc
-    limit p_limit
+declare
+    v_pos text[] := array(select cvc.scope_pos(p_kind, p_id)
+                          where p_filters->>'point_of_sale' is null
+                          union
+                          select p_filters->>'point_of_sale'
+                          where p_filters->>'point_of_sale' is not null
+                            and cvc.can_reach(p_kind, p_id,
+                                              p_filters->>'point_of_sale'));
+    v_status cvc.pr_status[] := case when p_filters ? 'status' then
+        array(select jsonb_array_elements_text(p_filters->'status'))::
+            cvc.pr_status[] end;
+    v_type text := p_filters->>'type';
+    v_basket text := p_filters->>'basket_number';
+    v_from timestamptz := cvc.start_of_day((p_filters->>'from')::date);
+    v_to timestamptz := cvc.start_of_day((p_filters->>'to')::date + 1);
+    v_min bigint := (p_filters->>'min_amount')::bigint;
+    v_max bigint := (p_filters->>'max_amount')::bigint;
+    v_limit bigint := coalesce(p_limit, 9223372036854775807);
+begin
+    return query
+        select r.* from unnest(v_pos) as s(pos)
+        cross join lateral (
+            select p.* from cvc.payment_requests p
+            where p.point_of_sale_id = s.pos
+              and (v_status is null or p.status = any(v_status))
+              and (v_type is null
+                   or (v_type = 'pre_reservation'
+                       and p.validation_delay_days > 0)
+                   or (v_type = 'immediate_payment'
+                       and p.validation_delay_days = 0
+                       and p.mode = 'immediate')
+                   or (v_type = 'deferred_payment'
+                       and p.validation_delay_days = 0
+                       and p.mode = 'deferred'))
+              and (v_basket is null or p.basket_number = v_basket)
+              and (v_from is null or p.last_action_at >= v_from)
+              and (v_to is null or p.last_action_at < v_to)
+              and (v_min is null or p.amount >= v_min)
+              and (v_max is null or p.amount <= v_max)
+              and (p_after_at is null
+                   or (p.last_action_at, p.id) < (p_after_at, p_after_id))
+            order by p.last_action_at desc, p.id desc
+            limit v_limit) r
+        order by r.last_action_at desc, r.id desc
+        limit v_limit;
+end
 $$;
 
 comment on function cvc.pr_filtered(text, text, jsonb, timestamptz, text,
@@ -136,9 +164,11 @@ begin
                count(*) filter (where status = 'awaiting_payment'))
     into v_counts
     from cvc.payment_requests
-    where point_of_sale_id in (select cvc.scope_pos(p_kind, p_id))
-      and (p_filters->>'point_of_sale' is null
-           or point_of_sale_id = p_filters->>'point_of_sale')
+    where point_of_sale_id = any(array(
+              select cvc.scope_pos(p_kind, p_id)
+              where p_filters->>'point_of_sale' is null
+              union
+              select p_filters->>'point_of_sale'))
       and status in ('to_validate', 'awaiting_payment');
 
     return jsonb_build_object(
