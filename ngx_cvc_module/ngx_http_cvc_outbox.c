@@ -244,7 +244,7 @@ static void
 ngx_http_cvc_outbox_mail(ngx_http_cvc_delivery_t *d, CURL *curl)
 {
     char               *subject, *p, rcpt[320], header[512];
-    size_t              len;
+    size_t              len, i, n;
     time_t              now;
     struct tm           tm;
     CURLcode            rc;
@@ -252,7 +252,7 @@ ngx_http_cvc_outbox_mail(ngx_http_cvc_delivery_t *d, CURL *curl)
     curl_mimepart      *part;
     struct curl_slist  *rcpts, *headers;
     ngx_str_t           src, dst;
-    u_char              b64[1024];
+    u_char              b64[1200];
 
     if (d->to == NULL || d->smtp[0] == '\0') {
         ngx_cpystrn((u_char *) d->error, (u_char *) "no relay or recipient",
@@ -263,14 +263,34 @@ ngx_http_cvc_outbox_mail(ngx_http_cvc_delivery_t *d, CURL *curl)
     ngx_snprintf((u_char *) rcpt, sizeof(rcpt), "<%s>%Z", d->to);
     rcpts = curl_slist_append(NULL, rcpt);
 
-    /* a UTF-8 subject, RFC 2047 */
+    /* a UTF-8 subject, RFC 2047: encoded words of at most 75 characters
+     * (45 bytes each, never cut inside a character), separated by spaces */
 
     subject = d->subject ? d->subject : "";
-    len = ngx_min(ngx_strlen(subject), 700);
-    src.data = (u_char *) subject;
-    src.len = len;
-    dst.data = b64;
-    ngx_encode_base64(&dst, &src);
+    len = ngx_min(ngx_strlen(subject), 600);
+
+    p = (char *) b64;
+    p = (char *) ngx_cpymem(p, "Subject:", sizeof("Subject:") - 1);
+
+    for (i = 0; i < len; i += n) {
+        n = ngx_min(45, len - i);
+
+        while (n > 1 && i + n < len && (subject[i + n] & 0xC0) == 0x80) {
+            n--;
+        }
+
+        src.data = (u_char *) subject + i;
+        src.len = n;
+        dst.data = (u_char *) p + sizeof(" =?UTF-8?B?") - 1;
+
+        ngx_encode_base64(&dst, &src);
+
+        ngx_memcpy(p, " =?UTF-8?B?", sizeof(" =?UTF-8?B?") - 1);
+        p += sizeof(" =?UTF-8?B?") - 1 + dst.len;
+        p = (char *) ngx_cpymem(p, "?=", 2);
+    }
+
+    *p = '\0';
 
     headers = NULL;
 
@@ -278,10 +298,7 @@ ngx_http_cvc_outbox_mail(ngx_http_cvc_delivery_t *d, CURL *curl)
     headers = curl_slist_append(headers, header);
     ngx_snprintf((u_char *) header, sizeof(header), "To: %s%Z", rcpt);
     headers = curl_slist_append(headers, header);
-    p = (char *) ngx_snprintf((u_char *) header, sizeof(header) - 1,
-                              "Subject: =?UTF-8?B?%V?=", &dst);
-    *p = '\0';
-    headers = curl_slist_append(headers, header);
+    headers = curl_slist_append(headers, (char *) b64);
 
     now = time(NULL);
     (void) gmtime_r(&now, &tm);
