@@ -169,6 +169,29 @@ $mail = new_mail($notify, 7, 'expired reservation');
 like($mail->{text} // '', qr/\Q$p6->{basket_number}\E/,
      'the merchant is told the reservation expired');
 
+# the same, in the app: the customer's notifications, newest first
+my $nr = api_as($c->{token}, GET => '/api/v1/customer/notifications?limit=100');
+is($nr->{status}, 200, 'the customer\'s notifications');
+my @notes = @{ $nr->{json}{data} // [] };
+my %note;
+push @{ $note{$_->{payment_request} // ''} }, $_->{type} for reverse @notes;
+is_deeply($note{$p1->{id}}, [qw(payment_request_created payment_received)],
+          '... a new request, then the payment');
+is_deeply($note{$p4->{id}}, [qw(payment_request_created payment_received
+                                reservation_confirmed)], '... a confirmation');
+is_deeply($note{$p5->{id}}, [qw(payment_request_created payment_received
+                                reservation_cancelled)], '... a cancellation');
+is_deeply($note{$p6->{id}}, [qw(payment_request_created payment_received
+                                reservation_expired)], '... an expiry');
+is_deeply($note{$p3->{id}}, [qw(payment_request_created payment_request_expired)],
+          '... an unpaid request that expired');
+my ($cancel) = grep { $_->{type} eq 'reservation_cancelled'
+                      && ($_->{payment_request} // '') eq $p5->{id} } @notes;
+is($cancel && $cancel->{amount}, 4000, '... the cancellation with the amount re-credited');
+like($cancel && $cancel->{message} // '', $EUR, '... in French: 40,00 €');
+my @at = map { $_->{created_at} } @notes;
+is_deeply(\@at, [sort { $b cmp $a } @at], '... newest first');
+
 # ---- accounts: locked, then the password reset link ---------------------------------
 
 my $pos2 = new_pos($conv, name => 'Spa Belle Époque');

@@ -347,6 +347,13 @@ ok(wait_until(6, sub { ($ev5b) = grep { $_->{id} eq $ev5->{id} } deliveries();
                        $ev5b->{attempts} > $ev5->{attempts} }), '... tried again when due');
 my $gap2 = epoch_of($ev5b->{next_attempt_at} // '') - time_now();
 cmp_ok($gap2, '>', $gap1 + 10, "... the back-off grows ($gap1 s, then $gap2 s)");
+$r = api_as($m->{token}, POST => "/api/v1/points-of-sale/$pos->{id}/webhook/deliveries/$ev5->{id}/retry");
+ok($r->{status} >= 200 && $r->{status} < 300, 'retry a failing event now');
+my $ev5c;
+ok(wait_until(5, sub { ($ev5c) = grep { $_->{id} eq $ev5->{id} } deliveries();
+                       $ev5c->{attempts} > $ev5b->{attempts} }),
+   '... attempted at once, without waiting for its back-off');
+$ev5b = $ev5c if $ev5c;
 my $start = time_now();
 set_clock(iso($start + 23 * 3600));
 $m = merchant_login($pos->{id}, $pos->{password});
