@@ -45,7 +45,7 @@ sub new_mail {
     my ($rcpt, $before, $what) = @_;
     local $Test::Builder::Level = $Test::Builder::Level + 1;
     my @all = wait_mails($rcpt, $before + 1, 6);
-    Time::HiRes::sleep(0.5);
+    Time::HiRes::sleep(0.3);
     @all = mails($rcpt);
     is(scalar @all - $before, 1, "$what: one e-mail to $rcpt");
     return $all[$before];
