@@ -61,6 +61,21 @@ static const char  ngx_http_cvc_lua_claim[] =
     "return due";
 
 
+/*
+ * KEYS: clock, timers; ARGV: the test clock's now in ms (or ""), then due
+ * time and member pairs.  A clock offset lost with Redis's data comes back
+ * from PostgreSQL's; a new due time replaces an old one.
+ */
+static const char  ngx_http_cvc_lua_sweep[] =
+    "if ARGV[1] ~= '' and redis.call('EXISTS', KEYS[1]) == 0 then "
+    "local t = redis.call('TIME') "
+    "redis.call('SET', KEYS[1], tonumber(ARGV[1]) "
+    "- (t[1] * 1000 + math.floor(t[2] / 1000))) end "
+    "for i = 2, #ARGV, 2 do "
+    "redis.call('ZADD', KEYS[2], ARGV[i], ARGV[i + 1]) end "
+    "return #ARGV";
+
+
 static ngx_http_cvc_timers_t  ngx_http_cvc_timers;
 
 /* what the event's debug log takes ev->data for: a connection with no fd */
@@ -207,7 +222,7 @@ ngx_http_cvc_timers_swept(void *data, ngx_int_t rc, PGresult *res)
 {
     u_char                     *num;
     size_t                      i, n, *argvlen;
-    json_t                     *due, *t;
+    json_t                     *result, *due, *t, *clock;
     ngx_pool_t                 *pool;
     const char                **argv;
     ngx_http_cvc_redis_cmd_t   *cmd;
@@ -219,50 +234,62 @@ ngx_http_cvc_timers_swept(void *data, ngx_int_t rc, PGresult *res)
         return;
     }
 
-    due = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
+    result = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
+    due = json_object_get(result, "due");
+    clock = json_object_get(result, "clock");
     n = json_array_size(due);
 
-    pool = (n > 0) ? ngx_create_pool(4096, ngx_http_cvc_timers.log) : NULL;
+    pool = ngx_create_pool(4096, ngx_http_cvc_timers.log);
 
-    argv = pool ? ngx_palloc(pool, (2 + 2 * n) * sizeof(char *)) : NULL;
-    argvlen = pool ? ngx_palloc(pool, (2 + 2 * n) * sizeof(size_t)) : NULL;
+    argv = pool ? ngx_palloc(pool, (6 + 2 * n) * sizeof(char *)) : NULL;
+    argvlen = pool ? ngx_palloc(pool, (6 + 2 * n) * sizeof(size_t)) : NULL;
+    num = pool ? ngx_pnalloc(pool, (1 + n) * NGX_INT64_LEN) : NULL;
 
-    if (argv == NULL || argvlen == NULL) {
+    if (result == NULL || argv == NULL || argvlen == NULL || num == NULL) {
         goto done;
     }
 
-    /* ZADD cvc:timers due member ... (a new due time replaces an old one) */
+    /* EVAL sweep 2 cvc:clock cvc:timers <clock ms or ""> due member ... */
 
-    argv[0] = "ZADD";
+    argv[0] = "EVAL";
+    argv[1] = ngx_http_cvc_lua_sweep;
+    argv[2] = "2";
+    argv[3] = "cvc:clock";
+    argv[4] = "cvc:timers";
+    argv[5] = (char *) num;
+
     argvlen[0] = 4;
-    argv[1] = "cvc:timers";
-    argvlen[1] = sizeof("cvc:timers") - 1;
+    argvlen[1] = sizeof(ngx_http_cvc_lua_sweep) - 1;
+    argvlen[2] = 1;
+    argvlen[3] = sizeof("cvc:clock") - 1;
+    argvlen[4] = sizeof("cvc:timers") - 1;
+    argvlen[5] = json_is_integer(clock)
+                 ? (size_t) (ngx_sprintf(num, "%L",
+                                  (int64_t) json_integer_value(clock)) - num)
+                 : 0;
 
-    for (i = 0; i < n; i++) {
+    num += NGX_INT64_LEN;
+
+    for (i = 0; i < n; i++, num += NGX_INT64_LEN) {
         t = json_array_get(due, i);
 
-        num = ngx_pnalloc(pool, NGX_INT64_LEN);
-        if (num == NULL) {
-            goto done;
-        }
-
-        argv[2 + 2 * i] = (char *) num;
-        argvlen[2 + 2 * i] = ngx_sprintf(num, "%L", (int64_t)
+        argv[6 + 2 * i] = (char *) num;
+        argvlen[6 + 2 * i] = ngx_sprintf(num, "%L", (int64_t)
                                  json_integer_value(json_array_get(t, 1)))
                              - num;
 
-        argv[3 + 2 * i] = json_string_value(json_array_get(t, 0));
-        argvlen[3 + 2 * i] = json_string_length(json_array_get(t, 0));
+        argv[7 + 2 * i] = json_string_value(json_array_get(t, 0));
+        argvlen[7 + 2 * i] = json_string_length(json_array_get(t, 0));
     }
 
-    if (ngx_http_cvc_redis_command(&cmd, 2 + 2 * n, argv, argvlen,
+    if (ngx_http_cvc_redis_command(&cmd, 6 + 2 * n, argv, argvlen,
                                    ngx_http_cvc_timers_added, NULL)
         == NGX_AGAIN)
     {
         /* hiredis copied the arguments */
 
         ngx_destroy_pool(pool);
-        json_decref(due);
+        json_decref(result);
         return;
     }
 
@@ -272,7 +299,7 @@ done:
         ngx_destroy_pool(pool);
     }
 
-    json_decref(due);
+    json_decref(result);
     ngx_http_cvc_timers_done();
 }
 

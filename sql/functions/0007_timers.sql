@@ -21,9 +21,10 @@ comment on function cvc.start_of_day(date) is
 
 
 /*
- * The timers due before now + p_horizon, as [[member, due ms], ...]: the
- * module puts them in Redis, where workers claim them.  PostgreSQL is the
- * truth: this rebuilds whatever Redis lost.
+ * The timers due before now + p_horizon, as {"due": [[member, due ms],
+ * ...], "clock": the test clock's now in ms, or null}: the module puts them
+ * in Redis, where workers claim them.  PostgreSQL is the truth: this
+ * rebuilds whatever Redis lost, the test clock's offset included.
  */
 create or replace function cvc.timers_due(p_horizon interval)
 returns jsonb language sql stable as $$
@@ -59,7 +60,10 @@ returns jsonb language sql stable as $$
                                                  next_attempt_at))
               <= cvc.now() + p_horizon
     )
-    select coalesce(jsonb_agg(jsonb_build_array(member, cvc.ms(due))), '[]')
+    select jsonb_build_object(
+        'clock', (select cvc.ms(cvc.now()) from cvc.test_clock),
+        'due', coalesce(jsonb_agg(jsonb_build_array(member, cvc.ms(due))),
+                        '[]'))
     from (select * from t order by due limit 5000) x
 $$;
 
