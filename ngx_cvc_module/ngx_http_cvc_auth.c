@@ -125,6 +125,8 @@ static ngx_int_t ngx_http_cvc_session_cookie(ngx_http_request_t *r,
 static ngx_int_t ngx_http_cvc_set_cookie(ngx_http_request_t *r,
     ngx_str_t *token);
 
+static ngx_int_t ngx_http_cvc_login(ngx_http_request_t *r,
+    ngx_http_cvc_ctx_t *ctx, const char *realm);
 static ngx_http_cvc_login_t *ngx_http_cvc_login_body(ngx_http_request_t *r,
     ngx_http_cvc_ctx_t *ctx, const char *realm, ngx_int_t *rc);
 static ngx_int_t ngx_http_cvc_login_found(ngx_http_request_t *r,
@@ -483,36 +485,32 @@ ngx_http_cvc_set_cookie(ngx_http_request_t *r, ngx_str_t *token)
 ngx_int_t
 ngx_http_cvc_merchant_login(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx)
 {
-    ngx_int_t              rc;
-    ngx_str_t              params[2];
-    ngx_http_cvc_login_t  *lg;
-
-    lg = ngx_http_cvc_login_body(r, ctx, "merchant", &rc);
-    if (lg == NULL) {
-        return rc;
-    }
-
-    ngx_str_set(&params[0], "merchant");
-    params[1] = lg->login;
-
-    return ngx_http_cvc_pg_step(r, ctx, "select cvc.login_find($1, $2)", 2,
-                                params, ngx_http_cvc_login_found);
+    return ngx_http_cvc_login(r, ctx, "merchant");
 }
 
 
 ngx_int_t
 ngx_http_cvc_customer_login(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx)
 {
+    return ngx_http_cvc_login(r, ctx, "customer");
+}
+
+
+static ngx_int_t
+ngx_http_cvc_login(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
+    const char *realm)
+{
     ngx_int_t              rc;
     ngx_str_t              params[2];
     ngx_http_cvc_login_t  *lg;
 
-    lg = ngx_http_cvc_login_body(r, ctx, "customer", &rc);
+    lg = ngx_http_cvc_login_body(r, ctx, realm, &rc);
     if (lg == NULL) {
         return rc;
     }
 
-    ngx_str_set(&params[0], "customer");
+    params[0].data = (u_char *) realm;
+    params[0].len = ngx_strlen(realm);
     params[1] = lg->login;
 
     return ngx_http_cvc_pg_step(r, ctx, "select cvc.login_find($1, $2)", 2,

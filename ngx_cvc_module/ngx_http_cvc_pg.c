@@ -66,6 +66,7 @@ static void ngx_http_cvc_pg_complete(ngx_http_cvc_pg_conn_t *pc,
 static void ngx_http_cvc_pg_next(ngx_http_cvc_pg_conn_t *pc);
 static void ngx_http_cvc_pg_fail(ngx_http_cvc_pg_conn_t *pc,
     const char *what);
+static void ngx_http_cvc_pg_reopen(ngx_http_cvc_pg_conn_t *pc);
 static void ngx_http_cvc_pg_close(ngx_http_cvc_pg_conn_t *pc);
 static void ngx_http_cvc_pg_fail_waiting(void);
 static void ngx_http_cvc_pg_timeout(ngx_event_t *ev);
@@ -588,6 +589,15 @@ ngx_http_cvc_pg_fail(ngx_http_cvc_pg_conn_t *pc, const char *what)
         ngx_http_cvc_pg_end(op, NGX_ERROR, NULL);
     }
 
+    ngx_http_cvc_pg_reopen(pc);
+}
+
+
+/* a connection that went, reopened for the operations still waiting */
+
+static void
+ngx_http_cvc_pg_reopen(ngx_http_cvc_pg_conn_t *pc)
+{
     if (ngx_http_cvc_pg.nwaiting > 0
         && pc->state == NGX_HTTP_CVC_PG_CLOSED
         && ngx_http_cvc_pg_connect(pc) != NGX_OK)
@@ -680,11 +690,8 @@ ngx_http_cvc_pg_timeout(ngx_event_t *ev)
 
     ngx_http_cvc_pg_end(op, NGX_ERROR, NULL);
 
-    if (pc != NULL && ngx_http_cvc_pg.nwaiting > 0
-        && pc->state == NGX_HTTP_CVC_PG_CLOSED
-        && ngx_http_cvc_pg_connect(pc) != NGX_OK)
-    {
-        ngx_http_cvc_pg_connect_failed(pc);
+    if (pc != NULL) {
+        ngx_http_cvc_pg_reopen(pc);
     }
 }
 
