@@ -9,35 +9,6 @@ use POSIX ':sys_wait_h';
 use lib 't/lib';
 use CvcTest;
 
-# runs $work in a child while the parent pings /ping; returns the work's
-# results and the slowest ping seen meanwhile
-sub ping_during {
-    my ($work) = @_;
-    my $out = "$ENV{CVC_TEST_DIR}/tmp/ping-during.$$";
-    my $pid = fork // die "fork: $!";
-    if ($pid == 0) {
-        my @res = $work->();
-        open my $fh, '>', $out or die;
-        print $fh JSON::PP->new->encode(\@res);
-        close $fh;
-        POSIX::_exit(0);
-    }
-    sleep 0.3;                      # let the work reach nginx
-    my ($slowest, $pings) = (0, 0);
-    while (waitpid($pid, WNOHANG) == 0) {
-        my $t0 = time;
-        my $r = api(GET => '/ping');
-        my $took = time - $t0;
-        $slowest = $took if $took > $slowest;
-        $pings++ if $r->{status} == 204;
-        sleep 0.05;
-    }
-    open my $fh, '<', $out or die "no results from the child";
-    my $res = JSON::PP->new->decode(do { local $/; <$fh> });
-    unlink $out;
-    return ($res, $slowest, $pings);
-}
-
 sub timed_health {
     my $t0 = time;
     my $r = api(GET => '/api/v1/health');

@@ -22,7 +22,7 @@ use File::Temp ();
 use Digest::MD5 qw(md5_hex);
 
 our @EXPORT = qw(api ops parallel stack psql redis_cli wait_until error_log
-                 unique_digits);
+                 unique_digits ping_during);
 
 my $JSON = JSON::PP->new->utf8->canonical->allow_nonref;
 
@@ -850,5 +850,36 @@ sub wait_status {
         $r->{status} == 200 && ($r->{json}{status} // '') eq $status;
     });
 }
+
+# ping_during($work): runs $work in a child while the parent pings /ping
+# (a plain "return 204" location); returns the work's results, the slowest
+# ping seen meanwhile and the number of pings. The event-loop tests use it.
+sub ping_during {
+    my ($work) = @_;
+    my $out = "$ENV{CVC_TEST_DIR}/tmp/ping-during.$$";
+    my $pid = fork // die "fork: $!";
+    if ($pid == 0) {
+        my @res = $work->();
+        open my $fh, '>', $out or die;
+        print $fh JSON::PP->new->encode(\@res);
+        close $fh;
+        POSIX::_exit(0);
+    }
+    Time::HiRes::sleep(0.3);                      # let the work reach nginx
+    my ($slowest, $pings) = (0, 0);
+    while (waitpid($pid, POSIX::WNOHANG()) == 0) {
+        my $t0 = Time::HiRes::time();
+        my $r = api(GET => '/ping');
+        my $took = Time::HiRes::time() - $t0;
+        $slowest = $took if $took > $slowest;
+        $pings++ if $r->{status} == 204;
+        Time::HiRes::sleep(0.05);
+    }
+    open my $fh, '<', $out or die "no results from the child";
+    my $res = JSON::PP->new->decode(do { local $/; <$fh> });
+    unlink $out;
+    return ($res, $slowest, $pings);
+}
+
 
 1;
