@@ -131,6 +131,8 @@ static ngx_http_cvc_login_t *ngx_http_cvc_login_body(ngx_http_request_t *r,
     ngx_http_cvc_ctx_t *ctx, const char *realm, ngx_int_t *rc);
 static ngx_int_t ngx_http_cvc_login_found(ngx_http_request_t *r,
     ngx_http_cvc_ctx_t *ctx, json_t *result);
+static ngx_int_t ngx_http_cvc_login_check(ngx_http_request_t *r,
+    ngx_http_cvc_ctx_t *ctx, json_t *result, ngx_http_cvc_hash_next_pt next);
 static ngx_int_t ngx_http_cvc_locked(ngx_http_request_t *r,
     ngx_http_cvc_login_t *lg);
 static ngx_int_t ngx_http_cvc_login_checked(ngx_http_request_t *r,
@@ -585,6 +587,20 @@ static ngx_int_t
 ngx_http_cvc_login_found(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
     json_t *result)
 {
+    return ngx_http_cvc_login_check(r, ctx, result,
+                                    ngx_http_cvc_login_checked);
+}
+
+
+/*
+ * The account of a login (or none: an unknown login costs the same as a
+ * wrong password): refused when locked, else its password checked.
+ */
+
+static ngx_int_t
+ngx_http_cvc_login_check(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
+    json_t *result, ngx_http_cvc_hash_next_pt next)
+{
     ngx_http_cvc_login_t  *lg = ctx->data;
 
     if (result != NULL) {
@@ -604,10 +620,7 @@ ngx_http_cvc_login_found(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
         }
     }
 
-    /* an unknown login costs the same as a wrong password */
-
-    return ngx_http_cvc_hash_step(r, ctx, &lg->password, &lg->hash, 0,
-                                  ngx_http_cvc_login_checked);
+    return ngx_http_cvc_hash_step(r, ctx, &lg->password, &lg->hash, 0, next);
 }
 
 
@@ -1207,30 +1220,14 @@ static ngx_int_t
 ngx_http_cvc_code_found(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
     json_t *result)
 {
-    ngx_http_cvc_login_t  *lg = ctx->data;
-
     if (result == NULL) {
         return ngx_http_cvc_send_error(r, NGX_HTTP_UNAUTHORIZED,
                                        "unauthenticated",
                                        "This account is gone.", NULL);
     }
 
-    if (json_is_true(json_object_get(result, "locked"))) {
-        return ngx_http_cvc_send_error(r, 423, "account_locked",
-                                       "This account is locked.", NULL);
-    }
-
-    if (ngx_http_cvc_json_member(r->pool, result, "kind", &lg->kind)
-           != NGX_OK
-        || ngx_http_cvc_json_member(r->pool, result, "id", &lg->id) != NGX_OK
-        || ngx_http_cvc_json_member(r->pool, result, "hash", &lg->hash)
-           != NGX_OK)
-    {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    return ngx_http_cvc_hash_step(r, ctx, &lg->password, &lg->hash, 0,
-                                  ngx_http_cvc_code_checked);
+    return ngx_http_cvc_login_check(r, ctx, result,
+                                    ngx_http_cvc_code_checked);
 }
 
 
