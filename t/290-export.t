@@ -151,9 +151,15 @@ for my $format (qw(csv xlsx)) {
     }
     is($? >> 8, 0, "$format: 200 for $n rows");
     my $grew = ($peak - $before) / 1024;
-    cmp_ok($grew, '<', 24, sprintf("$format: the worker grew by %.1f MB (%d KB "
-                                   . "before, %.1f s)", $grew, $before,
-                                   time - $t0));
+    SKIP: {
+        # AddressSanitizer keeps freed memory in quarantine (256 MB) and
+        # never gives it back: the worker's RSS says nothing then
+        skip "$format: RSS is not measured under the sanitizers", 1
+            if $ENV{SANITIZE};
+        cmp_ok($grew, '<', 24, sprintf("$format: the worker grew by %.1f MB "
+                                       . "(%d KB before, %.1f s)", $grew,
+                                       $before, time - $t0));
+    }
     ok(-s $file > 1_000_000, "$format: a file of " . (-s $file) . ' bytes');
     if ($format eq 'csv') {
         open my $big, '<:raw', $file or die;
