@@ -85,7 +85,7 @@ ngx_http_cvc_api_key_create(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx)
     }
 
     ngx_http_cvc_json_param(ctx->body, "name", &params[4]);
-    (void) ngx_http_cvc_client_params(r, ctx, &params[6]);
+    ngx_http_cvc_client_params(r, ctx, &params[6]);
 
     return ngx_http_cvc_pg_step(r, ctx,
                                 "select cvc.api_key_create($1, $2, $3, $4, "
@@ -142,7 +142,7 @@ ngx_http_cvc_api_key_revoke(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx)
     ngx_http_cvc_principal_params(ctx, params);
     params[2] = ctx->params[0];
     params[3] = ctx->params[1];
-    (void) ngx_http_cvc_client_params(r, ctx, &params[4]);
+    ngx_http_cvc_client_params(r, ctx, &params[4]);
 
     return ngx_http_cvc_call(r, ctx,
                              "select cvc.api_key_revoke($1, $2, $3, $4, $5, "
@@ -197,7 +197,7 @@ ngx_http_cvc_webhook_put(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    (void) ngx_http_cvc_client_params(r, ctx, &params[5]);
+    ngx_http_cvc_client_params(r, ctx, &params[5]);
 
     return ngx_http_cvc_call(r, ctx,
                              "select cvc.webhook_set($1, $2, $3, $4, $5, $6, "
@@ -229,7 +229,7 @@ ngx_http_cvc_webhook_delete(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx)
 
     ngx_http_cvc_principal_params(ctx, params);
     params[2] = ctx->params[0];
-    (void) ngx_http_cvc_client_params(r, ctx, &params[3]);
+    ngx_http_cvc_client_params(r, ctx, &params[3]);
 
     return ngx_http_cvc_call(r, ctx,
                              "select cvc.webhook_delete($1, $2, $3, $4, $5)",

@@ -653,9 +653,7 @@ ngx_http_cvc_login_checked(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
     params[0] = lg->kind;
     params[1] = lg->id;
 
-    if (ngx_http_cvc_client_params(r, ctx, &params[2]) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
+    ngx_http_cvc_client_params(r, ctx, &params[2]);
 
     return ngx_http_cvc_pg_step(r, ctx,
                                 "select cvc.login_succeeded($1, $2, $3, $4)",
@@ -710,9 +708,7 @@ ngx_http_cvc_login_counted(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
     params[4].data = n;
     params[4].len = ngx_sprintf(n, "%i", lg->failures) - n;
 
-    if (ngx_http_cvc_client_params(r, ctx, &params[5]) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
+    ngx_http_cvc_client_params(r, ctx, &params[5]);
 
     return ngx_http_cvc_pg_step(r, ctx,
                                 "select cvc.login_failed($1, $2, $3, $4, "
@@ -883,9 +879,7 @@ ngx_http_cvc_logout_done(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
 
     params[0] = ctx->principal.account;
 
-    if (ngx_http_cvc_client_params(r, ctx, &params[1]) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
+    ngx_http_cvc_client_params(r, ctx, &params[1]);
 
     return ngx_http_cvc_pg_step(r, ctx,
                                 "select cvc.session_ended($1, $2, $3)", 3,
@@ -1002,9 +996,7 @@ ngx_http_cvc_reset_stored(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
     params[0] = lg->login;
     params[1] = lg->hash;
 
-    if (ngx_http_cvc_client_params(r, ctx, &params[2]) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
+    ngx_http_cvc_client_params(r, ctx, &params[2]);
 
     return ngx_http_cvc_pg_step(r, ctx,
                                 "select cvc.password_reset_requested($1, $2, "
@@ -1116,9 +1108,7 @@ ngx_http_cvc_reset_hashed(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
     params[0] = lg->login;
     params[1] = *hash;
 
-    if (ngx_http_cvc_client_params(r, ctx, &params[2]) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
+    ngx_http_cvc_client_params(r, ctx, &params[2]);
 
     return ngx_http_cvc_pg_step(r, ctx,
                                 "select cvc.password_reset($1, $2, $3, $4)",
@@ -1255,9 +1245,7 @@ ngx_http_cvc_code_hashed(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
     params[0] = ctx->principal.id;
     params[1] = *hash;
 
-    if (ngx_http_cvc_client_params(r, ctx, &params[2]) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
+    ngx_http_cvc_client_params(r, ctx, &params[2]);
 
     return ngx_http_cvc_pg_step(r, ctx,
                                 "select cvc.payment_code_set($1, $2, $3, $4)",

@@ -33,9 +33,6 @@ static ngx_int_t ngx_http_cvc_pay_go(ngx_http_request_t *r,
 static ngx_int_t ngx_http_cvc_code_locked(ngx_http_request_t *r);
 
 
-static const char  *ngx_http_cvc_statuses[] = { "awaiting_payment",
-    "to_validate", "validated", "cancelled", "expired", "refused", NULL };
-
 static const ngx_http_cvc_param_t  ngx_http_cvc_customer_pr_params[] = {
     { "status", NGX_HTTP_CVC_PARAM_ENUM, 0, 0, ngx_http_cvc_statuses, 1 },
     { "limit", NGX_HTTP_CVC_PARAM_INT, 1, 100, NULL, 0 },
@@ -257,7 +254,7 @@ ngx_http_cvc_pay_go(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
     params[0] = ctx->principal.id;
     params[1] = ctx->params[0];
     params[2] = pay->amount;
-    (void) ngx_http_cvc_client_params(r, ctx, &params[3]);
+    ngx_http_cvc_client_params(r, ctx, &params[3]);
 
     return ngx_http_cvc_call(r, ctx,
                              "select cvc.pr_pay($1, $2, $3::bigint, $4, $5)",
@@ -278,7 +275,7 @@ ngx_http_cvc_pay_counted(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
     params[0] = ctx->principal.id;
     params[1].data = n;
     params[1].len = ngx_sprintf(n, "%i", pay->failures) - n;
-    (void) ngx_http_cvc_client_params(r, ctx, &params[2]);
+    ngx_http_cvc_client_params(r, ctx, &params[2]);
 
     return ngx_http_cvc_pg_step(r, ctx,
                                 "select cvc.payment_code_failed($1, $2::int, "
@@ -330,7 +327,7 @@ ngx_http_cvc_customer_refuse(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx)
 
     params[0] = ctx->principal.id;
     params[1] = ctx->params[0];
-    (void) ngx_http_cvc_client_params(r, ctx, &params[2]);
+    ngx_http_cvc_client_params(r, ctx, &params[2]);
 
     return ngx_http_cvc_call(r, ctx, "select cvc.pr_refuse($1, $2, $3, $4)",
                              4, params, NGX_HTTP_OK);

@@ -649,14 +649,12 @@ ngx_http_cvc_header(ngx_http_request_t *r, const char *name, ngx_str_t *value)
 
 /* the client's address and the request id: the audit's last parameters */
 
-ngx_int_t
+void
 ngx_http_cvc_client_params(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
     ngx_str_t *params)
 {
     params[0] = r->connection->addr_text;
     params[1] = ctx->request_id;
-
-    return NGX_OK;
 }
 
 

@@ -224,7 +224,7 @@ ngx_int_t ngx_http_cvc_send_no_content(ngx_http_request_t *r);
 ngx_int_t ngx_http_cvc_bearer(ngx_http_request_t *r, ngx_str_t *token);
 ngx_int_t ngx_http_cvc_header(ngx_http_request_t *r, const char *name,
     ngx_str_t *value);
-ngx_int_t ngx_http_cvc_client_params(ngx_http_request_t *r,
+void ngx_http_cvc_client_params(ngx_http_request_t *r,
     ngx_http_cvc_ctx_t *ctx, ngx_str_t *params);
 void ngx_http_cvc_principal_params(ngx_http_cvc_ctx_t *ctx,
     ngx_str_t *params);
@@ -355,6 +355,8 @@ ngx_int_t ngx_http_cvc_count_failure(ngx_http_request_t *r,
 
 /* ngx_http_cvc_payment_requests.c */
 extern const ngx_http_cvc_param_t  ngx_http_cvc_pr_filters[];
+extern const char                 *ngx_http_cvc_statuses[];
+extern const char                 *ngx_http_cvc_formats[];
 
 ngx_int_t ngx_http_cvc_pr_create(ngx_http_request_t *r,
     ngx_http_cvc_ctx_t *ctx);

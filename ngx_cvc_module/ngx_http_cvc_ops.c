@@ -95,7 +95,7 @@ ngx_http_cvc_ops_convention_hashed(ngx_http_request_t *r,
     ngx_http_cvc_json_param(ctx->body, "name", &params[1]);
     ngx_http_cvc_json_param(ctx->body, "email", &params[2]);
     params[3] = *hash;
-    (void) ngx_http_cvc_client_params(r, ctx, &params[4]);
+    ngx_http_cvc_client_params(r, ctx, &params[4]);
 
     return ngx_http_cvc_call(r, ctx,
                              "select cvc.create_convention($1, $2, $3, $4, "
@@ -168,7 +168,7 @@ ngx_http_cvc_ops_pos_hashed(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
     ngx_http_cvc_json_param(ctx->body, "email", &params[3]);
     ngx_http_cvc_json_param(ctx->body, "category", &params[4]);
     params[5] = *hash;
-    (void) ngx_http_cvc_client_params(r, ctx, &params[6]);
+    ngx_http_cvc_client_params(r, ctx, &params[6]);
 
     return ngx_http_cvc_call(r, ctx,
                              "select cvc.create_point_of_sale($1, $2, $3, $4, "
@@ -255,7 +255,7 @@ ngx_http_cvc_ops_beneficiary_coded(ngx_http_request_t *r,
         ngx_str_null(&params[4]);
     }
 
-    (void) ngx_http_cvc_client_params(r, ctx, &params[5]);
+    ngx_http_cvc_client_params(r, ctx, &params[5]);
 
     return ngx_http_cvc_call(r, ctx,
                              "select cvc.create_beneficiary($1, $2, $3, $4, "
@@ -293,7 +293,7 @@ ngx_http_cvc_ops_credit(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx)
     params[0] = ctx->params[0];
     params[1].data = n;
     params[1].len = ngx_sprintf(n, "%L", (int64_t) amount) - n;
-    (void) ngx_http_cvc_client_params(r, ctx, &params[2]);
+    ngx_http_cvc_client_params(r, ctx, &params[2]);
 
     return ngx_http_cvc_call(r, ctx,
                              "select cvc.credit_beneficiary($1, $2::bigint, "
@@ -309,7 +309,7 @@ ngx_http_cvc_ops_unlock(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx)
     ngx_str_t  params[3];
 
     params[0] = ctx->params[0];
-    (void) ngx_http_cvc_client_params(r, ctx, &params[1]);
+    ngx_http_cvc_client_params(r, ctx, &params[1]);
 
     return ngx_http_cvc_pg_step(r, ctx,
                                 "select cvc.unlock_beneficiary($1, $2, $3)",
@@ -377,7 +377,7 @@ ngx_http_cvc_ops_clock_set(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx)
     json_decref(errors);
 
     ngx_http_cvc_json_param(ctx->body, "now", &params[0]);
-    (void) ngx_http_cvc_client_params(r, ctx, &params[1]);
+    ngx_http_cvc_client_params(r, ctx, &params[1]);
 
     return ngx_http_cvc_pg_step(r, ctx,
                                 "select cvc.clock_set($1::timestamptz, $2, "
@@ -438,7 +438,7 @@ ngx_http_cvc_ops_clock_clear(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx)
 {
     ngx_str_t  params[2];
 
-    (void) ngx_http_cvc_client_params(r, ctx, params);
+    ngx_http_cvc_client_params(r, ctx, params);
 
     return ngx_http_cvc_pg_step(r, ctx, "select cvc.clock_clear($1, $2)", 2,
                                 params, ngx_http_cvc_ops_clock_cleared);

@@ -18,13 +18,13 @@ static ngx_int_t ngx_http_cvc_pr_transition(ngx_http_request_t *r,
     ngx_http_cvc_ctx_t *ctx, const char *sql);
 
 
-static const char  *ngx_http_cvc_statuses[] = { "awaiting_payment",
+const char  *ngx_http_cvc_statuses[] = { "awaiting_payment",
     "to_validate", "validated", "cancelled", "expired", "refused", NULL };
 
 static const char  *ngx_http_cvc_types[] = { "immediate_payment",
     "deferred_payment", "pre_reservation", NULL };
 
-static const char  *ngx_http_cvc_formats[] = { "csv", "xlsx", NULL };
+const char  *ngx_http_cvc_formats[] = { "csv", "xlsx", NULL };
 
 
 /* the filters of the operations list and of its export */
@@ -119,7 +119,7 @@ ngx_http_cvc_pr_create(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx)
         ngx_str_set(&params[6], "cancel");
     }
 
-    (void) ngx_http_cvc_client_params(r, ctx, &params[7]);
+    ngx_http_cvc_client_params(r, ctx, &params[7]);
 
     return ngx_http_cvc_call(r, ctx,
                              "select cvc.pr_create($1, $2, $3::jsonb, $4, $5, "
@@ -300,7 +300,7 @@ ngx_http_cvc_pr_transition(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
 
     ngx_http_cvc_principal_params(ctx, params);
     params[2] = ctx->params[0];
-    (void) ngx_http_cvc_client_params(r, ctx, &params[3]);
+    ngx_http_cvc_client_params(r, ctx, &params[3]);
 
     return ngx_http_cvc_call(r, ctx, sql, 5, params, NGX_HTTP_OK);
 }

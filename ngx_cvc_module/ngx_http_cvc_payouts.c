@@ -9,8 +9,6 @@
 #include "ngx_http_cvc_module.h"
 
 
-static const char  *ngx_http_cvc_formats[] = { "csv", "xlsx", NULL };
-
 static const ngx_http_cvc_param_t  ngx_http_cvc_payout_filters[] = {
     { "point_of_sale", NGX_HTTP_CVC_PARAM_DIGITS, 12, 12, NULL, 0 },
     { "from", NGX_HTTP_CVC_PARAM_DATE, 0, 0, NULL, 0 },

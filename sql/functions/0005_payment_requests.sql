@@ -17,6 +17,15 @@ comment on function cvc.pr_type(cvc.payment_requests) is
     'Paiement immediat, Paiement differe or Pre-reservation.';
 
 
+create or replace function cvc.pos_name(p_pos text) returns text
+language sql stable as $$
+    select name from cvc.points_of_sale where id = p_pos
+$$;
+
+comment on function cvc.pos_name(text) is
+    'The name of a point of sale, as messages give it.';
+
+
 create or replace function cvc.pr_json(p cvc.payment_requests) returns jsonb
 language sql stable as $$
     select jsonb_build_object(
@@ -307,7 +316,7 @@ begin
     perform cvc.pr_event(p.id, 'created', v_scope);
     perform cvc.pr_tell_customer(p, 'payment_request_created',
         format('%s vous demande un paiement de %s (panier %s).',
-               (select name from cvc.points_of_sale where id = v_pos),
+               cvc.pos_name(v_pos),
                cvc.money_fr(p.amount), p.basket_number),
         p.amount, 'request_to_pay');
     perform cvc.pr_webhook(p, 'payment_request.created');
@@ -329,6 +338,19 @@ comment on function cvc.pr_create(text, text, jsonb, text, text, interval,
 
 
 -- the request, locked, if the caller reaches it; else 404
+create or replace function cvc.pr_reachable(p_kind text, p_id text,
+                                            p cvc.payment_requests)
+returns boolean language sql stable as $$
+    select p.id is not null
+       and case when p_kind = 'customer' then p.beneficiary_id = p_id
+                else cvc.can_reach(p_kind, p_id, p.point_of_sale_id) end
+$$;
+
+comment on function cvc.pr_reachable(text, text, cvc.payment_requests) is
+    'A customer reaches the requests addressed to it, a merchant or an API '
+    'key those of the points of sale it reaches.';
+
+
 create or replace function cvc.pr_lock(p_kind text, p_id text, p_pr text)
 returns cvc.payment_requests language plpgsql as $$
 declare
@@ -336,11 +358,7 @@ declare
 begin
     select * into p from cvc.payment_requests where id = p_pr for update;
 
-    if p.id is null
-       or (p_kind = 'customer' and p.beneficiary_id <> p_id)
-       or (p_kind <> 'customer'
-           and not cvc.can_reach(p_kind, p_id, p.point_of_sale_id))
-    then
+    if not cvc.pr_reachable(p_kind, p_id, p) then
         perform cvc.fail(404, 'not_found', 'No such payment request.');
     end if;
 
@@ -374,11 +392,7 @@ declare
 begin
     select * into p from cvc.payment_requests where id = p_pr;
 
-    if p.id is null
-       or (p_kind = 'customer' and p.beneficiary_id <> p_id)
-       or (p_kind <> 'customer'
-           and not cvc.can_reach(p_kind, p_id, p.point_of_sale_id))
-    then
+    if not cvc.pr_reachable(p_kind, p_id, p) then
         perform cvc.fail(404, 'not_found', 'No such payment request.');
     end if;
 
@@ -412,8 +426,7 @@ begin
     perform cvc.pr_event(p.id, p_event, p_actor);
     perform cvc.pr_tell_customer(p, 'reservation_confirmed',
         format('Votre réservation chez %s (panier %s) est confirmée : %s.',
-               (select name from cvc.points_of_sale
-                where id = p.point_of_sale_id),
+               cvc.pos_name(p.point_of_sale_id),
                p.basket_number, cvc.money_fr(p.amount_received)),
         p.amount_received, 'reservation_confirmed');
     perform cvc.pr_webhook(p, 'payment_request.validated');
@@ -430,8 +443,7 @@ create or replace function cvc.pr_release(p cvc.payment_requests,
     p_status cvc.pr_status, p_actor text)
 returns cvc.payment_requests language plpgsql as $$
 declare
-    v_name text := (select name from cvc.points_of_sale
-                    where id = p.point_of_sale_id);
+    v_name text := cvc.pos_name(p.point_of_sale_id);
 begin
     update cvc.payment_requests
     set status = p_status, amount_refunded = amount_received,
@@ -515,8 +527,7 @@ begin
     perform cvc.pr_event(p.id, 'cancelled', p_kind || ':' || p_id);
     perform cvc.pr_tell_customer(p, 'payment_request_cancelled',
         format('%s a annulé sa demande de paiement (panier %s).',
-               (select name from cvc.points_of_sale
-                where id = p.point_of_sale_id), p.basket_number),
+               cvc.pos_name(p.point_of_sale_id), p.basket_number),
         null, null);
     perform cvc.pr_webhook(p, 'payment_request.cancelled');
     return cvc.pr_json(p);
@@ -618,8 +629,7 @@ begin
                          jsonb_build_object('amount', v_amount));
     perform cvc.pr_tell_customer(p, 'payment_received',
         format('Vous avez payé %s à %s (panier %s).', cvc.money_fr(v_amount),
-               (select name from cvc.points_of_sale
-                where id = p.point_of_sale_id), p.basket_number),
+               cvc.pos_name(p.point_of_sale_id), p.basket_number),
         v_amount, null);
     perform cvc.pr_tell_merchant(p, 'payment_paid');
     perform cvc.pr_webhook(p, 'payment_request.paid');
@@ -687,8 +697,7 @@ begin
     perform cvc.pr_event(p.id, 'expired', 'system');
     perform cvc.pr_tell_customer(p, 'payment_request_expired',
         format('La demande de paiement de %s (panier %s) a expiré.',
-               (select name from cvc.points_of_sale
-                where id = p.point_of_sale_id), p.basket_number),
+               cvc.pos_name(p.point_of_sale_id), p.basket_number),
         null, null);
     perform cvc.pr_tell_merchant(p, 'payment_expired');
     perform cvc.pr_webhook(p, 'payment_request.expired');
