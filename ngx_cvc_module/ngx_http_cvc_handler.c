@@ -560,8 +560,8 @@ ngx_http_cvc_send_unavailable(ngx_http_request_t *r, const char *what)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ngx_snprintf(message, sizeof(message), "%s is unavailable; retry later.%Z",
-                 what);
+    (void) ngx_http_cvc_cstr(message, sizeof(message),
+                             "%s is unavailable; retry later.", what);
 
     return ngx_http_cvc_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
                                    "unavailable", (char *) message, NULL);

@@ -36,9 +36,9 @@ ngx_http_cvc_json_parse(u_char *data, size_t len, ngx_str_t *error,
     error->data = p;
     /* jansson's text may quote the body (a password): only where it broke */
 
-    error->len = ngx_snprintf(p, 255, "Malformed JSON at line %d, column "
-                              "%d.%Z", err.line, err.column)
-                 - p - 1;
+    (void) ngx_http_cvc_cstr(p, 256, "Malformed JSON at line %d, column %d.",
+                             err.line, err.column);
+    error->len = ngx_strlen(p);
 
     return NULL;
 }
@@ -136,8 +136,9 @@ ngx_http_cvc_json_string(json_t *body, const char *name, size_t min,
     n = ngx_utf8_length(p, json_string_length(value));
 
     if (n < min || n > max) {
-        ngx_snprintf((u_char *) msg, sizeof(msg),
-                     "must be %uz to %uz characters long%Z", min, max);
+        (void) ngx_http_cvc_cstr((u_char *) msg, sizeof(msg),
+                                 "must be %uz to %uz characters long",
+                                 min, max);
         json_object_set_new(errors, name, json_string(msg));
         return NULL;
     }
@@ -169,7 +170,8 @@ ngx_http_cvc_json_digits(json_t *body, const char *name, size_t n,
     }
 
     if (s[i] != '\0' || i != n) {
-        ngx_snprintf((u_char *) msg, sizeof(msg), "must be %uz digits%Z", n);
+        (void) ngx_http_cvc_cstr((u_char *) msg, sizeof(msg),
+                                 "must be %uz digits", n);
         json_object_set_new(errors, name, json_string(msg));
         return NULL;
     }
@@ -179,8 +181,10 @@ ngx_http_cvc_json_digits(json_t *body, const char *name, size_t n,
 
 
 /*
- * An e-mail address: local@domain, 3..254 characters, no space or control
- * character, a dot in the domain.  Deliverability is the mail's business.
+ * An e-mail address: local@domain, 3..254 bytes of printable ASCII (RFC
+ * 5321's limit is in octets; a non-ASCII address would need SMTPUTF8, which
+ * the relay is not asked for), no space, a dot in the domain.
+ * Deliverability is the mail's business.
  */
 
 const char *
@@ -189,7 +193,8 @@ ngx_http_cvc_json_email(json_t *body, const char *name, ngx_flag_t required,
 {
     const char  *s, *p, *at;
 
-    s = ngx_http_cvc_json_string(body, name, 3, 254, required, errors);
+    s = ngx_http_cvc_json_string(body, name, 3, NGX_HTTP_CVC_EMAIL_MAX,
+                                 required, errors);
     if (s == NULL) {
         return NULL;
     }
@@ -197,8 +202,8 @@ ngx_http_cvc_json_email(json_t *body, const char *name, ngx_flag_t required,
     at = NULL;
 
     for (p = s; *p != '\0'; p++) {
-        if ((u_char) *p <= ' ' || *p == 0x7f || *p == '"' || *p == '<'
-            || *p == '>' || *p == ',' || *p == ';')
+        if ((u_char) *p <= ' ' || (u_char) *p >= 0x7f || *p == '"'
+            || *p == '<' || *p == '>' || *p == ',' || *p == ';')
         {
             break;
         }
@@ -216,7 +221,8 @@ ngx_http_cvc_json_email(json_t *body, const char *name, ngx_flag_t required,
         || ngx_strchr(at, '.') == NULL || p[-1] == '.')
     {
         json_object_set_new(errors, name,
-                            json_string("must be an e-mail address"));
+                            json_string("must be an e-mail address, in "
+                                        "ASCII (at most 254 bytes)"));
         return NULL;
     }
 
@@ -331,7 +337,7 @@ ngx_http_cvc_json_int(json_t *body, const char *name, json_int_t min,
     *value = json_integer_value(v);
 
     if (*value < min || *value > max) {
-        ngx_snprintf((u_char *) msg, sizeof(msg), "must be %L to %L%Z",
+        (void) ngx_http_cvc_cstr((u_char *) msg, sizeof(msg), "must be %L to %L",
                      (int64_t) min, (int64_t) max);
         json_object_set_new(errors, name, json_string(msg));
         return NGX_ERROR;
@@ -484,4 +490,25 @@ ngx_http_cvc_json_pool(ngx_pool_t *pool, json_t *json)
     cln->data = json;
 
     return NGX_OK;
+}
+
+
+/*
+ * printf into buf, always NUL-terminated: at most size - 1 bytes of text.
+ * (ngx_snprintf() with a trailing %Z leaves no NUL when it cuts.)
+ */
+
+u_char *
+ngx_http_cvc_cstr(u_char *buf, size_t size, const char *fmt, ...)
+{
+    u_char   *p;
+    va_list   args;
+
+    va_start(args, fmt);
+    p = ngx_vslprintf(buf, buf + size - 1, fmt, args);
+    va_end(args);
+
+    *p = '\0';
+
+    return buf;
 }

@@ -324,7 +324,20 @@ ngx_http_cvc_init_main_conf(ngx_conf_t *cf, void *conf)
                     "<no-reply@cheque-vacances-connect.invalid>");
     }
 
-    /* curl wants NUL-terminated strings: ngx_conf_set_str_slot's are */
+    /* curl wants NUL-terminated strings: ngx_conf_set_str_slot's are;
+     * the From: line of an e-mail holds 512 bytes */
+
+    if (mcf->mail_from.len > 400
+        || ngx_strlchr(mcf->mail_from.data,
+                       mcf->mail_from.data + mcf->mail_from.len, '\n')
+           != NULL)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "cvc_mail_from must be one line of at most 400 "
+                           "bytes");
+        return NGX_CONF_ERROR;
+    }
+
     ngx_conf_init_uint_value(mcf->validation_expiry, 0);
     ngx_conf_init_value(mcf->cookie_secure, 1);
     ngx_conf_init_value(mcf->test_clock, 0);

@@ -25,6 +25,7 @@
 #define NGX_HTTP_CVC_REQUEST_ID_LEN     128
 #define NGX_HTTP_CVC_MAX_PARAMS         16
 #define NGX_HTTP_CVC_MAX_AMOUNT         10000000
+#define NGX_HTTP_CVC_EMAIL_MAX          254     /* bytes: RFC 5321 */
 
 
 typedef struct ngx_http_cvc_pg_op_s     ngx_http_cvc_pg_op_t;
@@ -264,6 +265,7 @@ ngx_int_t ngx_http_cvc_json_bool(json_t *body, const char *name,
 const char *ngx_http_cvc_json_enum(json_t *body, const char *name,
     const char *const *values, ngx_flag_t required, json_t *errors);
 ngx_flag_t ngx_http_cvc_is_time(const char *s);
+u_char *ngx_http_cvc_cstr(u_char *buf, size_t size, const char *fmt, ...);
 
 /* ngx_http_cvc_query.c */
 ngx_int_t ngx_http_cvc_query(ngx_http_request_t *r,

@@ -55,6 +55,9 @@ static void ngx_http_cvc_outbox_recorded(void *data, ngx_int_t rc,
     PGresult *res);
 static char *ngx_http_cvc_outbox_copy(char **p, json_t *json,
     const char *name);
+static ngx_int_t ngx_http_cvc_outbox_line(char *buf, size_t size,
+    const char *a, const char *b, const char *c);
+static ngx_int_t ngx_http_cvc_outbox_address(const char *s);
 
 
 static ngx_log_t  *ngx_http_cvc_outbox_log;
@@ -243,7 +246,8 @@ ngx_http_cvc_outbox_send(void *data)
 static void
 ngx_http_cvc_outbox_mail(ngx_http_cvc_delivery_t *d, CURL *curl)
 {
-    char               *subject, *p, rcpt[320], header[512];
+    char               *subject, *p, rcpt[NGX_HTTP_CVC_EMAIL_MAX + 3];
+    char                header[512];
     size_t              len, i, n;
     time_t              now;
     struct tm           tm;
@@ -260,7 +264,33 @@ ngx_http_cvc_outbox_mail(ngx_http_cvc_delivery_t *d, CURL *curl)
         return;
     }
 
-    ngx_snprintf((u_char *) rcpt, sizeof(rcpt), "<%s>%Z", d->to);
+    /* every line is built with its length checked: a string cut short
+     * would not be terminated */
+
+    if (ngx_http_cvc_outbox_address(d->to) != NGX_OK
+        || ngx_http_cvc_outbox_line(rcpt, sizeof(rcpt), "<", d->to, ">")
+           != NGX_OK)
+    {
+        ngx_cpystrn((u_char *) d->error,
+                    (u_char *) "the recipient is not a valid address",
+                    sizeof(d->error));
+        return;
+    }
+
+    p = ngx_strchr(d->from, '<');
+
+    if (ngx_http_cvc_outbox_line(header, sizeof(header), p ? "" : "<",
+                                 p ? p : d->from, p ? "" : ">")
+        != NGX_OK)
+    {
+        ngx_cpystrn((u_char *) d->error,
+                    (u_char *) "the sender's address is too long",
+                    sizeof(d->error));
+        return;
+    }
+
+    curl_easy_setopt(curl, CURLOPT_MAIL_FROM, header);
+
     rcpts = curl_slist_append(NULL, rcpt);
 
     /* a UTF-8 subject, RFC 2047: encoded words of at most 75 characters
@@ -294,9 +324,14 @@ ngx_http_cvc_outbox_mail(ngx_http_cvc_delivery_t *d, CURL *curl)
 
     headers = NULL;
 
-    ngx_snprintf((u_char *) header, sizeof(header), "From: %s%Z", d->from);
-    headers = curl_slist_append(headers, header);
-    ngx_snprintf((u_char *) header, sizeof(header), "To: %s%Z", rcpt);
+    if (ngx_http_cvc_outbox_line(header, sizeof(header), "From: ", d->from,
+                                 "")
+        == NGX_OK)
+    {
+        headers = curl_slist_append(headers, header);
+    }
+
+    (void) ngx_http_cvc_outbox_line(header, sizeof(header), "To: ", rcpt, "");
     headers = curl_slist_append(headers, header);
     headers = curl_slist_append(headers, (char *) b64);
 
@@ -306,9 +341,9 @@ ngx_http_cvc_outbox_mail(ngx_http_cvc_delivery_t *d, CURL *curl)
                     "Date: %a, %d %b %Y %H:%M:%S +0000", &tm);
     headers = curl_slist_append(headers, header);
 
-    ngx_snprintf((u_char *) header, sizeof(header),
-                 "Message-ID: <outbox-%*s-%T@cvc-gateway>%Z",
-                 d->id_len, d->id, now);
+    (void) ngx_http_cvc_cstr((u_char *) header, sizeof(header),
+                             "Message-ID: <outbox-%*s-%T@cvc-gateway>",
+                             d->id_len, d->id, now);
     headers = curl_slist_append(headers, header);
 
     mime = curl_mime_init(curl);
@@ -328,14 +363,7 @@ ngx_http_cvc_outbox_mail(ngx_http_cvc_delivery_t *d, CURL *curl)
     curl_mime_subparts(part, alt);
     curl_mime_type(part, "multipart/alternative");
 
-    /* the envelope takes the address of "Name <address>" */
-
-    p = ngx_strchr(d->from, '<');
-    ngx_snprintf((u_char *) header, sizeof(header), "%s%s%s%Z",
-                 p ? "" : "<", p ? p : d->from, p ? "" : ">");
-
     curl_easy_setopt(curl, CURLOPT_URL, d->smtp);
-    curl_easy_setopt(curl, CURLOPT_MAIL_FROM, header);
     curl_easy_setopt(curl, CURLOPT_MAIL_RCPT, rcpts);
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
     curl_easy_setopt(curl, CURLOPT_MIMEPOST, mime);
@@ -408,8 +436,8 @@ ngx_http_cvc_outbox_post(ngx_http_cvc_delivery_t *d, CURL *curl)
     p = ngx_hex_dump(hex, mac, mac_len);
     *p = '\0';
 
-    ngx_snprintf(header, sizeof(header), "Cvc-Signature: t=%T,v1=%s%Z",
-                 now, hex);
+    (void) ngx_http_cvc_cstr(header, sizeof(header),
+                             "Cvc-Signature: t=%T,v1=%s", now, hex);
 
     headers = curl_slist_append(NULL, "Content-Type: application/json");
     headers = curl_slist_append(headers, (char *) header);
@@ -429,8 +457,8 @@ ngx_http_cvc_outbox_post(ngx_http_cvc_delivery_t *d, CURL *curl)
 
     if (!d->ok && d->error[0] == '\0') {
         if (rc == CURLE_OK) {
-            ngx_snprintf((u_char *) d->error, sizeof(d->error),
-                         "HTTP %l%Z", d->status);
+            (void) ngx_http_cvc_cstr((u_char *) d->error, sizeof(d->error),
+                                     "HTTP %l", d->status);
 
         } else {
             ngx_cpystrn((u_char *) d->error, (u_char *) curl_easy_strerror(rc),
@@ -513,4 +541,57 @@ ngx_http_cvc_outbox_copy(char **p, json_t *json, const char *name)
     *p += json_string_length(v) + 1;
 
     return copy;
+}
+
+
+/* buf = a b c, NUL-terminated; NGX_ERROR (buf empty) when it can't hold it */
+
+static ngx_int_t
+ngx_http_cvc_outbox_line(char *buf, size_t size, const char *a,
+    const char *b, const char *c)
+{
+    size_t  la, lb, lc;
+
+    la = ngx_strlen(a);
+    lb = ngx_strlen(b);
+    lc = ngx_strlen(c);
+
+    if (la + lb + lc >= size) {
+        buf[0] = '\0';
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(buf, a, la);
+    ngx_memcpy(buf + la, b, lb);
+    ngx_memcpy(buf + la + lb, c, lc);
+    buf[la + lb + lc] = '\0';
+
+    return NGX_OK;
+}
+
+
+/*
+ * A recipient as ngx_http_cvc_json_email() accepts it: printable ASCII,
+ * no space, <, > or comma, at most NGX_HTTP_CVC_EMAIL_MAX bytes.  Checked
+ * again here: a row written before that rule, or by hand, is not sent.
+ */
+
+static ngx_int_t
+ngx_http_cvc_outbox_address(const char *s)
+{
+    size_t  i;
+
+    if (s == NULL) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; s[i] != '\0'; i++) {
+        if ((u_char) s[i] <= ' ' || (u_char) s[i] >= 0x7f || s[i] == '<'
+            || s[i] == '>' || s[i] == ',' || i == NGX_HTTP_CVC_EMAIL_MAX)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    return (i >= 3) ? NGX_OK : NGX_ERROR;
 }

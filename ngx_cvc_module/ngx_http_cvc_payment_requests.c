@@ -370,9 +370,10 @@ ngx_http_cvc_bad_parameter(ngx_http_request_t *r, const char *name)
 {
     u_char  msg[128];
 
-    ngx_snprintf(msg, sizeof(msg), "The query has %s%s that is not valid.%Z",
-                 (ngx_strncmp(name, "an ", 3) == 0) ? "" : "a parameter ",
-                 name);
+    (void) ngx_http_cvc_cstr(msg, sizeof(msg),
+                             "The query has %s%s that is not valid.",
+                             (ngx_strncmp(name, "an ", 3) == 0)
+                             ? "" : "a parameter ", name);
 
     return ngx_http_cvc_send_error(r, NGX_HTTP_BAD_REQUEST,
                                    "invalid_parameter", (char *) msg,

@@ -804,6 +804,8 @@ sub parse_mail {
 sub mails {
     my ($rcpt) = @_;
     (my $name = $rcpt) =~ s/[^A-Za-z0-9@._+-]/_/g;
+    $name = substr($name, 0, 150) . '~' . substr(md5_hex($rcpt), 0, 12)
+        if length $name > 150;               # as scripts/smtp-sink names it
     opendir my $dh, mail_dir() or return ();
     my @files = sort grep { /^\d{8}-\d{6}-\d{6}-\Q$name\E\.eml\z/ } readdir $dh;
     closedir $dh;
