@@ -3,7 +3,9 @@
  * CVC gateway: who calls.  Sessions (Redis, under the SHA-256 of their
  * token), API keys (PostgreSQL, under the SHA-256 of their secret), the
  * cookie and its CSRF token; logins with the 3-strike lockout, logout,
- * password resets and the customer's payment code.
+ * password resets and the customer's payment code.  Every secret that the
+ * 3 strikes guard (passwords, payment codes) is checked by one chain,
+ * ngx_http_cvc_strike().
  *
  * Time in Redis is the test clock's: Redis's TIME plus the offset kept in
  * cvc:clock (set by PUT /ops/v1/clock), so that sessions and reset links
@@ -22,6 +24,7 @@
 #define NGX_HTTP_CVC_STRIKES         3
 #define NGX_HTTP_CVC_RESET_LIFE      "3600000"
 #define NGX_HTTP_CVC_FAIL_LIFE       "2592000000"
+#define NGX_HTTP_CVC_TRYING_LIFE     "60000"
 
 
 typedef struct {
@@ -35,7 +38,7 @@ typedef struct {
     ngx_str_t                       token;
     ngx_str_t                       csrf;
     json_t                         *account;
-    ngx_int_t                       failures;
+    ngx_http_cvc_strike_t           strike;
 } ngx_http_cvc_login_t;
 
 
@@ -46,11 +49,10 @@ typedef struct {
     "+ tonumber(redis.call('GET', KEYS[1]) or '0') end "
 
 
-/* KEYS: clock, session, account's sessions, failures;
+/* KEYS: clock, session, account's sessions, strikes;
  * ARGV: kind, id, convention, csrf, idle, max */
 static const char  ngx_http_cvc_lua_session_create[] =
     NGX_HTTP_CVC_LUA_NOW
-    "if tonumber(redis.call('GET', KEYS[4]) or '0') >= 3 then return -1 end "
     "redis.call('DEL', KEYS[4]) "
     "local t = now() "
     "redis.call('HSET', KEYS[2], 'kind', ARGV[1], 'id', ARGV[2], "
@@ -78,8 +80,36 @@ static const char  ngx_http_cvc_lua_session_touch[] =
     "string.format('%d', math.min(t + idle, created + max))}";
 
 
-/* KEYS: failures; the count of consecutive failures */
-static const char  ngx_http_cvc_lua_fail[] =
+
+/*
+ * The 3 strikes of a secret: cvc:strikes:<kind>:<id> counts the wrong
+ * tries in a row (for a month), cvc:trying:<kind>:<id> the tries being
+ * checked.  A try is let in only while wrong ones and ones in flight are
+ * fewer than the strikes, so parallel tries can't get past them.
+ *
+ * KEYS: strikes, trying, checks this minute; ARGV: strikes, checks a
+ * minute.  -1: no try left; -2: too many checks this minute; -3: the tries
+ * left are being checked; 1: let in.
+ */
+static const char  ngx_http_cvc_lua_strike[] =
+    "local s = tonumber(ARGV[1]) "
+    "local n = tonumber(redis.call('GET', KEYS[1]) or '0') "
+    "if n >= s then return -1 end "
+    "if n + tonumber(redis.call('GET', KEYS[2]) or '0') >= s then "
+    "return -3 end "
+    "local m = redis.call('INCR', KEYS[3]) "
+    "if m == 1 then redis.call('PEXPIRE', KEYS[3], 60000) end "
+    "if m > tonumber(ARGV[2]) then return -2 end "
+    "redis.call('INCR', KEYS[2]) "
+    "redis.call('PEXPIRE', KEYS[2], " NGX_HTTP_CVC_TRYING_LIFE ") "
+    "return 1";
+
+
+/* KEYS: strikes, trying; ARGV: 1 right, 0 wrong: the wrong tries in a row */
+static const char  ngx_http_cvc_lua_strike_end[] =
+    "if tonumber(redis.call('GET', KEYS[2]) or '0') > 0 then "
+    "redis.call('DECR', KEYS[2]) end "
+    "if ARGV[1] == '1' then redis.call('DEL', KEYS[1]) return 0 end "
     "local n = redis.call('INCR', KEYS[1]) "
     "redis.call('PEXPIRE', KEYS[1], " NGX_HTTP_CVC_FAIL_LIFE ") "
     "return n";
@@ -105,7 +135,7 @@ static const char  ngx_http_cvc_lua_reset_consume[] =
     "return string.sub(v, 1, sep - 1)";
 
 
-/* KEYS: account's sessions, failures */
+/* KEYS: account's sessions, strikes */
 static const char  ngx_http_cvc_lua_end_sessions[] =
     "local m = redis.call('SMEMBERS', KEYS[1]) "
     "for _, k in ipairs(m) do redis.call('DEL', k) end "
@@ -132,14 +162,12 @@ static ngx_http_cvc_login_t *ngx_http_cvc_login_body(ngx_http_request_t *r,
 static ngx_int_t ngx_http_cvc_login_found(ngx_http_request_t *r,
     ngx_http_cvc_ctx_t *ctx, json_t *result);
 static ngx_int_t ngx_http_cvc_login_check(ngx_http_request_t *r,
-    ngx_http_cvc_ctx_t *ctx, json_t *result, ngx_http_cvc_hash_next_pt next);
+    ngx_http_cvc_ctx_t *ctx, json_t *result, ngx_http_cvc_step_pt right);
 static ngx_int_t ngx_http_cvc_locked(ngx_http_request_t *r,
-    ngx_http_cvc_login_t *lg);
-static ngx_int_t ngx_http_cvc_login_checked(ngx_http_request_t *r,
-    ngx_http_cvc_ctx_t *ctx, ngx_int_t rc, ngx_str_t *hash);
-static ngx_int_t ngx_http_cvc_login_counted(ngx_http_request_t *r,
-    ngx_http_cvc_ctx_t *ctx, redisReply *reply);
-static ngx_int_t ngx_http_cvc_login_record_failure(ngx_http_request_t *r,
+    ngx_http_cvc_ctx_t *ctx);
+static ngx_int_t ngx_http_cvc_login_right(ngx_http_request_t *r,
+    ngx_http_cvc_ctx_t *ctx);
+static ngx_int_t ngx_http_cvc_login_wrong(ngx_http_request_t *r,
     ngx_http_cvc_ctx_t *ctx);
 static ngx_int_t ngx_http_cvc_login_refused(ngx_http_request_t *r,
     ngx_http_cvc_ctx_t *ctx, json_t *result);
@@ -167,11 +195,17 @@ static ngx_int_t ngx_http_cvc_bad_token(ngx_http_request_t *r);
 static ngx_int_t ngx_http_cvc_code_found(ngx_http_request_t *r,
     ngx_http_cvc_ctx_t *ctx, json_t *result);
 static ngx_int_t ngx_http_cvc_code_checked(ngx_http_request_t *r,
-    ngx_http_cvc_ctx_t *ctx, ngx_int_t rc, ngx_str_t *hash);
+    ngx_http_cvc_ctx_t *ctx);
 static ngx_int_t ngx_http_cvc_code_hashed(ngx_http_request_t *r,
     ngx_http_cvc_ctx_t *ctx, ngx_int_t rc, ngx_str_t *hash);
 static ngx_int_t ngx_http_cvc_code_stored(ngx_http_request_t *r,
     ngx_http_cvc_ctx_t *ctx, json_t *result);
+static ngx_int_t ngx_http_cvc_strike_let(ngx_http_request_t *r,
+    ngx_http_cvc_ctx_t *ctx, redisReply *reply);
+static ngx_int_t ngx_http_cvc_strike_checked(ngx_http_request_t *r,
+    ngx_http_cvc_ctx_t *ctx, ngx_int_t rc, ngx_str_t *hash);
+static ngx_int_t ngx_http_cvc_strike_ended(ngx_http_request_t *r,
+    ngx_http_cvc_ctx_t *ctx, redisReply *reply);
 
 
 
@@ -587,26 +621,27 @@ static ngx_int_t
 ngx_http_cvc_login_found(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
     json_t *result)
 {
-    return ngx_http_cvc_login_check(r, ctx, result,
-                                    ngx_http_cvc_login_checked);
+    return ngx_http_cvc_login_check(r, ctx, result, ngx_http_cvc_login_right);
 }
 
 
 /*
  * The account of a login (or none: an unknown login costs the same as a
- * wrong password): refused when locked, else its password checked.
+ * wrong password): refused when locked, else its password checked against
+ * the 3 strikes; right() goes on.
  */
 
 static ngx_int_t
 ngx_http_cvc_login_check(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
-    json_t *result, ngx_http_cvc_hash_next_pt next)
+    json_t *result, ngx_http_cvc_step_pt right)
 {
-    ngx_http_cvc_login_t  *lg = ctx->data;
+    ngx_http_cvc_login_t   *lg = ctx->data;
+    ngx_http_cvc_strike_t  *st = &lg->strike;
 
     if (result != NULL) {
 
         if (json_is_true(json_object_get(result, "locked"))) {
-            return ngx_http_cvc_locked(r, lg);
+            return ngx_http_cvc_locked(r, ctx);
         }
 
         if (ngx_http_cvc_json_member(r->pool, result, "kind", &lg->kind)
@@ -614,21 +649,34 @@ ngx_http_cvc_login_check(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
             || ngx_http_cvc_json_member(r->pool, result, "id", &lg->id)
                != NGX_OK
             || ngx_http_cvc_json_member(r->pool, result, "hash", &lg->hash)
-               != NGX_OK)
+               != NGX_OK
+            || ngx_http_cvc_key(r, &st->key, "cvc:strikes:", &lg->kind,
+                                &lg->id)
+               == NULL
+            || ngx_http_cvc_key(r, &st->account, "", &lg->kind, &lg->id)
+               == NULL)
         {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
     }
 
-    return ngx_http_cvc_hash_step(r, ctx, &lg->password, &lg->hash, 0, next);
+    st->secret = lg->password;
+    st->hash = lg->hash;
+    st->right = right;
+    st->wrong = ngx_http_cvc_login_wrong;
+    st->locked = ngx_http_cvc_locked;
+
+    return ngx_http_cvc_strike(r, ctx, st);
 }
 
 
 /* 423: a merchant unlocks with a password reset, a customer asks */
 
 static ngx_int_t
-ngx_http_cvc_locked(ngx_http_request_t *r, ngx_http_cvc_login_t *lg)
+ngx_http_cvc_locked(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx)
 {
+    ngx_http_cvc_login_t  *lg = ctx->data;
+
     return ngx_http_cvc_send_error(r, 423, "account_locked",
                                    lg->realm[0] == 'm'
                                    ? "This account is locked: reset its "
@@ -640,15 +688,10 @@ ngx_http_cvc_locked(ngx_http_request_t *r, ngx_http_cvc_login_t *lg)
 
 
 static ngx_int_t
-ngx_http_cvc_login_checked(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
-    ngx_int_t rc, ngx_str_t *hash)
+ngx_http_cvc_login_right(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx)
 {
     ngx_str_t              params[4];
     ngx_http_cvc_login_t  *lg = ctx->data;
-
-    if (lg->id.len == 0 || rc != NGX_OK) {
-        return ngx_http_cvc_login_record_failure(r, ctx);
-    }
 
     params[0] = lg->kind;
     params[1] = lg->id;
@@ -661,38 +704,14 @@ ngx_http_cvc_login_checked(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
 }
 
 
-/* a wrong password: counted (for a known account), then recorded */
+/* a wrong password (or an unknown login), recorded with its number */
 
 static ngx_int_t
-ngx_http_cvc_login_record_failure(ngx_http_request_t *r,
-    ngx_http_cvc_ctx_t *ctx)
-{
-    ngx_str_t              key;
-    ngx_http_cvc_login_t  *lg = ctx->data;
-
-    if (lg->id.len == 0) {
-        return ngx_http_cvc_login_counted(r, ctx, NULL);
-    }
-
-    if (ngx_http_cvc_key(r, &key, "cvc:fail:", &lg->kind, &lg->id) == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    return ngx_http_cvc_count_failure(r, ctx, &key,
-                                      ngx_http_cvc_login_counted);
-}
-
-
-static ngx_int_t
-ngx_http_cvc_login_counted(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
-    redisReply *reply)
+ngx_http_cvc_login_wrong(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx)
 {
     u_char                 n[NGX_INT_T_LEN];
     ngx_str_t              params[7];
     ngx_http_cvc_login_t  *lg = ctx->data;
-
-    lg->failures = (reply != NULL && reply->type == REDIS_REPLY_INTEGER)
-                   ? reply->integer : 0;
 
     params[0].data = (u_char *) lg->realm;
     params[0].len = ngx_strlen(lg->realm);
@@ -706,7 +725,7 @@ ngx_http_cvc_login_counted(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
     }
 
     params[4].data = n;
-    params[4].len = ngx_sprintf(n, "%i", lg->failures) - n;
+    params[4].len = ngx_sprintf(n, "%i", lg->strike.tries) - n;
 
     ngx_http_cvc_client_params(r, ctx, &params[5]);
 
@@ -724,15 +743,10 @@ ngx_http_cvc_login_refused(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
     ngx_int_t              left;
     ngx_http_cvc_login_t  *lg = ctx->data;
 
-    if (json_is_true(json_object_get(result, "locked"))) {
-        return ngx_http_cvc_locked(r, lg);
-    }
+    left = ngx_http_cvc_attempts_left(result);
 
-    left = (lg->id.len > 0) ? NGX_HTTP_CVC_STRIKES - lg->failures
-                            : NGX_HTTP_CVC_STRIKES - 1;
-
-    if (left < 1) {
-        left = 1;
+    if (left == 0) {
+        return ngx_http_cvc_locked(r, ctx);
     }
 
     if (lg->secret.len > 0) {
@@ -792,7 +806,7 @@ ngx_http_cvc_login_recorded(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
     if (ngx_http_cvc_key(r, &args[1], "cvc:session:", &hash, NULL) == NULL
         || ngx_http_cvc_key(r, &args[2], "cvc:sessions:", &lg->kind, &lg->id)
            == NULL
-        || ngx_http_cvc_key(r, &args[3], "cvc:fail:", &lg->kind, &lg->id)
+        || ngx_http_cvc_key(r, &args[3], "cvc:strikes:", &lg->kind, &lg->id)
            == NULL)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -825,7 +839,7 @@ ngx_http_cvc_session_created(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
 
         /* wrong passwords meanwhile: the lock is being written */
 
-        return ngx_http_cvc_locked(r, lg);
+        return ngx_http_cvc_locked(r, ctx);
     }
 
     ngx_http_cvc_time_json(expires, reply->integer);
@@ -1132,11 +1146,11 @@ ngx_http_cvc_reset_done(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
         return ngx_http_cvc_bad_token(r);
     }
 
-    /* every session of the account ends, and its count of failures */
+    /* every session of the account ends, and its strikes */
 
     if (ngx_http_cvc_key(r, &keys[0], "cvc:sessions:", &lg->kind, &lg->id)
            == NULL
-        || ngx_http_cvc_key(r, &keys[1], "cvc:fail:", &lg->kind, &lg->id)
+        || ngx_http_cvc_key(r, &keys[1], "cvc:strikes:", &lg->kind, &lg->id)
            == NULL)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -1222,14 +1236,9 @@ ngx_http_cvc_code_found(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
 
 
 static ngx_int_t
-ngx_http_cvc_code_checked(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
-    ngx_int_t rc, ngx_str_t *hash)
+ngx_http_cvc_code_checked(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx)
 {
     ngx_http_cvc_login_t  *lg = ctx->data;
-
-    if (rc != NGX_OK) {
-        return ngx_http_cvc_login_record_failure(r, ctx);
-    }
 
     return ngx_http_cvc_hash_step(r, ctx, &lg->secret, NULL, 1,
                                   ngx_http_cvc_code_hashed);
@@ -1259,38 +1268,189 @@ static ngx_int_t
 ngx_http_cvc_code_stored(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
     json_t *result)
 {
-    ngx_str_t              customer = ngx_string("customer");
-    ngx_str_t              fail, codefail;
-    const char            *argv[3];
-    size_t                 argvlen[3];
+    ngx_str_t  customer = ngx_string("customer");
+    ngx_str_t  code = ngx_string("payment_code");
+    ngx_str_t  keys[2];
 
-    if (ngx_http_cvc_key(r, &fail, "cvc:fail:", &customer,
+    if (ngx_http_cvc_key(r, &keys[0], "cvc:strikes:", &customer,
                          &ctx->principal.id) == NULL
-        || ngx_http_cvc_key(r, &codefail, "cvc:codefail:",
-                            &ctx->principal.id, NULL) == NULL)
+        || ngx_http_cvc_key(r, &keys[1], "cvc:strikes:", &code,
+                            &ctx->principal.id) == NULL)
     {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_cvc_strikes_clear(r, ctx, keys, 2,
+                                      ngx_http_cvc_no_content);
+}
+
+
+/*
+ * The 3 strikes: the try is let in (ngx_http_cvc_lua_strike), checked in
+ * the thread pool, and its end recorded; then st->right(), st->wrong()
+ * (st->tries: the wrong ones in a row, this one included) or
+ * st->locked().  At most cvc_secret_rate checks a minute for one account.
+ */
+
+ngx_int_t
+ngx_http_cvc_strike(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
+    ngx_http_cvc_strike_t *st)
+{
+    u_char                     strikes[NGX_INT_T_LEN], rate[NGX_INT_T_LEN];
+    ngx_str_t                  args[5];
+    ngx_http_cvc_main_conf_t  *mcf;
+
+    ctx->strike = st;
+
+    if (st->key.len == 0) {
+        return ngx_http_cvc_hash_step(r, ctx, &st->secret, &st->hash, 0,
+                                      ngx_http_cvc_strike_checked);
+    }
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_cvc_module);
+
+    if (ngx_http_cvc_key(r, &st->trying, "cvc:trying:",
+                         &st->key, NULL) == NULL
+        || ngx_http_cvc_key(r, &args[2], "cvc:checks:", &st->account, NULL)
+           == NULL)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    args[0] = st->key;
+    args[1] = st->trying;
+    args[3].data = strikes;
+    args[3].len = ngx_sprintf(strikes, "%d", NGX_HTTP_CVC_STRIKES) - strikes;
+    args[4].data = rate;
+    args[4].len = ngx_sprintf(rate, "%ui", mcf->secret_rate) - rate;
+
+    return ngx_http_cvc_eval(r, ctx, ngx_http_cvc_lua_strike, 3, args, 5,
+                             ngx_http_cvc_strike_let);
+}
+
+
+static ngx_int_t
+ngx_http_cvc_strike_let(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
+    redisReply *reply)
+{
+    ngx_http_cvc_strike_t  *st = ctx->strike;
+
+    if (reply->type != REDIS_REPLY_INTEGER) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    switch (reply->integer) {
+
+    case 1:
+        return ngx_http_cvc_hash_step(r, ctx, &st->secret, &st->hash, 0,
+                                      ngx_http_cvc_strike_checked);
+
+    case -1:
+        return st->locked(r, ctx);
+
+    case -2:
+        return ngx_http_cvc_send_rate_limited(r, "Too many tries for this "
+                                              "account; retry in a minute.",
+                                              60);
+
+    default: /* -3 */
+        return ngx_http_cvc_send_rate_limited(r, "Other tries are being "
+                                              "checked; retry in a moment.",
+                                              1);
+    }
+}
+
+
+static ngx_int_t
+ngx_http_cvc_strike_checked(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
+    ngx_int_t rc, ngx_str_t *hash)
+{
+    ngx_str_t               args[3];
+    ngx_http_cvc_strike_t  *st = ctx->strike;
+
+    if (st->key.len == 0) {
+        st->tries = 1;
+        return st->wrong(r, ctx);
+    }
+
+    st->ok = (rc == NGX_OK);
+
+    args[0] = st->key;
+    args[1] = st->trying;
+
+    if (st->ok) {
+        ngx_str_set(&args[2], "1");
+
+    } else {
+        ngx_str_set(&args[2], "0");
+    }
+
+    return ngx_http_cvc_eval(r, ctx, ngx_http_cvc_lua_strike_end, 2, args, 3,
+                             ngx_http_cvc_strike_ended);
+}
+
+
+static ngx_int_t
+ngx_http_cvc_strike_ended(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
+    redisReply *reply)
+{
+    ngx_http_cvc_strike_t  *st = ctx->strike;
+
+    if (reply->type != REDIS_REPLY_INTEGER) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (st->ok) {
+        return st->right(r, ctx);
+    }
+
+    st->tries = reply->integer;
+
+    return st->wrong(r, ctx);
+}
+
+
+/* DEL keys (strikes: a new secret, an unlock); next() follows */
+
+ngx_int_t
+ngx_http_cvc_strikes_clear(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
+    ngx_str_t *keys, ngx_uint_t n, ngx_http_cvc_redis_next_pt next)
+{
+    size_t       argvlen[4];
+    ngx_uint_t   i;
+    const char  *argv[4];
+
+    if (n > 3) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     argv[0] = "DEL";
     argvlen[0] = 3;
-    argv[1] = (char *) fail.data;
-    argvlen[1] = fail.len;
-    argv[2] = (char *) codefail.data;
-    argvlen[2] = codefail.len;
 
-    return ngx_http_cvc_redis_step(r, ctx, 3, argv, argvlen,
-                                   ngx_http_cvc_no_content);
+    for (i = 0; i < n; i++) {
+        argv[1 + i] = (char *) keys[i].data;
+        argvlen[1 + i] = keys[i].len;
+    }
+
+    return ngx_http_cvc_redis_step(r, ctx, 1 + n, argv, argvlen, next);
 }
 
 
-/* counts a failure under key (for a month); next() gets the count */
+/* the tries left that cvc.login_failed() or cvc.payment_code_failed()
+ * answered: 0 once locked */
 
 ngx_int_t
-ngx_http_cvc_count_failure(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
-    ngx_str_t *key, ngx_http_cvc_redis_next_pt next)
+ngx_http_cvc_attempts_left(json_t *result)
 {
-    return ngx_http_cvc_eval(r, ctx, ngx_http_cvc_lua_fail, 1, key, 1, next);
+    json_t  *left;
+
+    if (result == NULL || json_is_true(json_object_get(result, "locked"))) {
+        return 0;
+    }
+
+    left = json_object_get(result, "attempts_left");
+
+    return json_is_integer(left) ? (ngx_int_t) json_integer_value(left) : 0;
 }
 
 

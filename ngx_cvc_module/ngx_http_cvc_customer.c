@@ -10,10 +10,8 @@
 
 
 typedef struct {
-    ngx_str_t           code;
-    ngx_str_t           amount;     /* SQL NULL: the requested amount */
-    ngx_str_t           failures_key;
-    ngx_int_t           failures;
+    ngx_str_t               amount;     /* SQL NULL: the requested amount */
+    ngx_http_cvc_strike_t   strike;     /* the payment code's */
 } ngx_http_cvc_pay_t;
 
 
@@ -22,15 +20,14 @@ static ngx_int_t ngx_http_cvc_customer_list(ngx_http_request_t *r,
     const char *sql, ngx_flag_t statuses);
 static ngx_int_t ngx_http_cvc_pay_state(ngx_http_request_t *r,
     ngx_http_cvc_ctx_t *ctx, json_t *result);
-static ngx_int_t ngx_http_cvc_pay_checked(ngx_http_request_t *r,
-    ngx_http_cvc_ctx_t *ctx, ngx_int_t rc, ngx_str_t *hash);
-static ngx_int_t ngx_http_cvc_pay_counted(ngx_http_request_t *r,
-    ngx_http_cvc_ctx_t *ctx, redisReply *reply);
+static ngx_int_t ngx_http_cvc_pay_right(ngx_http_request_t *r,
+    ngx_http_cvc_ctx_t *ctx);
+static ngx_int_t ngx_http_cvc_pay_wrong(ngx_http_request_t *r,
+    ngx_http_cvc_ctx_t *ctx);
 static ngx_int_t ngx_http_cvc_pay_refused(ngx_http_request_t *r,
     ngx_http_cvc_ctx_t *ctx, json_t *result);
-static ngx_int_t ngx_http_cvc_pay_go(ngx_http_request_t *r,
-    ngx_http_cvc_ctx_t *ctx, redisReply *reply);
-static ngx_int_t ngx_http_cvc_code_locked(ngx_http_request_t *r);
+static ngx_int_t ngx_http_cvc_code_locked(ngx_http_request_t *r,
+    ngx_http_cvc_ctx_t *ctx);
 
 
 static const ngx_http_cvc_param_t  ngx_http_cvc_customer_pr_params[] = {
@@ -130,8 +127,9 @@ ngx_http_cvc_customer_list(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
 
 /*
  * POST /api/v1/customer/payment-requests/{id}/pay {"payment_code",
- * "amount"?}: the code is checked in the thread pool, and counted (the 3rd
- * wrong one locks it); then one transaction debits the wallet.
+ * "amount"?}: the code is checked against the 3 strikes (counted, then
+ * hashed in the thread pool; the 3rd wrong one locks it); then one
+ * transaction re-checks the lock and debits the wallet.
  */
 
 ngx_int_t
@@ -172,8 +170,9 @@ ngx_http_cvc_customer_pay(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx)
     }
 
     ctx->data = pay;
-    pay->code.data = (u_char *) code;
-    pay->code.len = 6;
+    pay->strike.secret.data = (u_char *) code;
+    pay->strike.secret.len = 6;
+    pay->strike.account = ctx->principal.account;
 
     if (amount > 0) {
         p = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
@@ -185,7 +184,7 @@ ngx_http_cvc_customer_pay(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx)
         pay->amount.len = ngx_sprintf(p, "%L", (int64_t) amount) - p;
     }
 
-    if (ngx_http_cvc_key(r, &pay->failures_key, "cvc:codefail:",
+    if (ngx_http_cvc_key(r, &pay->strike.key, "cvc:strikes:payment_code:",
                          &ctx->principal.id, NULL) == NULL)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -201,52 +200,32 @@ static ngx_int_t
 ngx_http_cvc_pay_state(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
     json_t *result)
 {
-    ngx_str_t            hash;
-    ngx_http_cvc_pay_t  *pay = ctx->data;
+    ngx_http_cvc_pay_t     *pay = ctx->data;
+    ngx_http_cvc_strike_t  *st = &pay->strike;
 
     if (result == NULL
-        || ngx_http_cvc_json_member(r->pool, result, "hash", &hash) != NGX_OK)
+        || ngx_http_cvc_json_member(r->pool, result, "hash", &st->hash)
+           != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     if (json_is_true(json_object_get(result, "locked"))) {
-        return ngx_http_cvc_code_locked(r);
+        return ngx_http_cvc_code_locked(r, ctx);
     }
 
-    return ngx_http_cvc_hash_step(r, ctx, &pay->code, &hash, 0,
-                                  ngx_http_cvc_pay_checked);
+    st->right = ngx_http_cvc_pay_right;
+    st->wrong = ngx_http_cvc_pay_wrong;
+    st->locked = ngx_http_cvc_code_locked;
+
+    return ngx_http_cvc_strike(r, ctx, st);
 }
 
 
-static ngx_int_t
-ngx_http_cvc_pay_checked(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
-    ngx_int_t rc, ngx_str_t *hash)
-{
-    const char          *argv[2];
-    size_t               argvlen[2];
-    ngx_http_cvc_pay_t  *pay = ctx->data;
-
-    if (rc != NGX_OK) {
-        return ngx_http_cvc_count_failure(r, ctx, &pay->failures_key,
-                                          ngx_http_cvc_pay_counted);
-    }
-
-    /* the right code: the count of wrong ones starts again */
-
-    argv[0] = "DEL";
-    argvlen[0] = 3;
-    argv[1] = (char *) pay->failures_key.data;
-    argvlen[1] = pay->failures_key.len;
-
-    return ngx_http_cvc_redis_step(r, ctx, 2, argv, argvlen,
-                                   ngx_http_cvc_pay_go);
-}
-
+/* the right code: the payment */
 
 static ngx_int_t
-ngx_http_cvc_pay_go(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
-    redisReply *reply)
+ngx_http_cvc_pay_right(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx)
 {
     ngx_str_t            params[5];
     ngx_http_cvc_pay_t  *pay = ctx->data;
@@ -263,18 +242,15 @@ ngx_http_cvc_pay_go(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
 
 
 static ngx_int_t
-ngx_http_cvc_pay_counted(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
-    redisReply *reply)
+ngx_http_cvc_pay_wrong(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx)
 {
     u_char               n[NGX_INT_T_LEN];
     ngx_str_t            params[4];
     ngx_http_cvc_pay_t  *pay = ctx->data;
 
-    pay->failures = (reply->type == REDIS_REPLY_INTEGER) ? reply->integer : 3;
-
     params[0] = ctx->principal.id;
     params[1].data = n;
-    params[1].len = ngx_sprintf(n, "%i", pay->failures) - n;
+    params[1].len = ngx_sprintf(n, "%i", pay->strike.tries) - n;
     ngx_http_cvc_client_params(r, ctx, &params[2]);
 
     return ngx_http_cvc_pg_step(r, ctx,
@@ -288,22 +264,24 @@ static ngx_int_t
 ngx_http_cvc_pay_refused(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
     json_t *result)
 {
-    ngx_http_cvc_pay_t  *pay = ctx->data;
+    ngx_int_t  left;
 
-    if (json_is_true(json_object_get(result, "locked"))) {
-        return ngx_http_cvc_code_locked(r);
+    left = ngx_http_cvc_attempts_left(result);
+
+    if (left == 0) {
+        return ngx_http_cvc_code_locked(r, ctx);
     }
 
     return ngx_http_cvc_send_error(r, NGX_HTTP_FORBIDDEN,
                                    "invalid_payment_code",
                                    "The payment code is wrong.",
                                    json_pack("{sI}", "attempts_left",
-                                             (json_int_t) (3 - pay->failures)));
+                                             (json_int_t) left));
 }
 
 
 static ngx_int_t
-ngx_http_cvc_code_locked(ngx_http_request_t *r)
+ngx_http_cvc_code_locked(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx)
 {
     return ngx_http_cvc_send_error(r, 423, "payment_code_locked",
                                    "The payment code is locked after 3 wrong "

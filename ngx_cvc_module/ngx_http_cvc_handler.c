@@ -600,6 +600,30 @@ ngx_http_cvc_send_invalid(ngx_http_request_t *r, json_t *fields)
 }
 
 
+/* 429 rate_limited, to be retried after retry_after seconds */
+
+ngx_int_t
+ngx_http_cvc_send_rate_limited(ngx_http_request_t *r, const char *message,
+    ngx_uint_t retry_after)
+{
+    ngx_str_t  value;
+
+    value.data = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
+    if (value.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    value.len = ngx_sprintf(value.data, "%ui", retry_after) - value.data;
+
+    if (ngx_http_cvc_add_header(r, "Retry-After", &value) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_cvc_send_error(r, NGX_HTTP_TOO_MANY_REQUESTS,
+                                   "rate_limited", message, NULL);
+}
+
+
 ngx_int_t
 ngx_http_cvc_send_no_content(ngx_http_request_t *r)
 {

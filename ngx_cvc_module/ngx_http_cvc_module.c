@@ -109,6 +109,13 @@ static ngx_command_t  ngx_http_cvc_commands[] = {
       offsetof(ngx_http_cvc_main_conf_t, pay_window),
       NULL },
 
+    { ngx_string("cvc_secret_rate"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_cvc_main_conf_t, secret_rate),
+      NULL },
+
     { ngx_string("cvc_validation_expiry"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_enum_slot,
@@ -289,6 +296,7 @@ ngx_http_cvc_create_main_conf(ngx_conf_t *cf)
     mcf->session_idle = NGX_CONF_UNSET_MSEC;
     mcf->session_max = NGX_CONF_UNSET_MSEC;
     mcf->pay_window = NGX_CONF_UNSET_MSEC;
+    mcf->secret_rate = NGX_CONF_UNSET_UINT;
     mcf->timers = NGX_CONF_UNSET;
     mcf->timer_interval = NGX_CONF_UNSET_MSEC;
     mcf->sweep_interval = NGX_CONF_UNSET_MSEC;
@@ -315,6 +323,7 @@ ngx_http_cvc_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_msec_value(mcf->session_idle, 15 * 60 * 1000);
     ngx_conf_init_msec_value(mcf->session_max, 12 * 60 * 60 * 1000);
     ngx_conf_init_msec_value(mcf->pay_window, 15 * 60 * 1000);
+    ngx_conf_init_uint_value(mcf->secret_rate, 30);
     ngx_conf_init_value(mcf->timers, 1);
     ngx_conf_init_msec_value(mcf->timer_interval, 1000);
     ngx_conf_init_msec_value(mcf->sweep_interval, 5000);

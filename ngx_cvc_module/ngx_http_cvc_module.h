@@ -88,6 +88,7 @@ typedef struct {
     ngx_msec_t                  session_idle;
     ngx_msec_t                  session_max;
     ngx_msec_t                  pay_window;
+    ngx_uint_t                  secret_rate;    /* checks/min an account */
     ngx_flag_t                  timers;
     ngx_msec_t                  timer_interval;
     ngx_msec_t                  sweep_interval;
@@ -116,6 +117,30 @@ typedef ngx_int_t (*ngx_http_cvc_redis_next_pt)(ngx_http_request_t *r,
     ngx_http_cvc_ctx_t *ctx, redisReply *reply);
 typedef ngx_int_t (*ngx_http_cvc_hash_next_pt)(ngx_http_request_t *r,
     ngx_http_cvc_ctx_t *ctx, ngx_int_t rc, ngx_str_t *hash);
+typedef ngx_int_t (*ngx_http_cvc_step_pt)(ngx_http_request_t *r,
+    ngx_http_cvc_ctx_t *ctx);
+
+
+/*
+ * A secret checked against the 3-strike rule (passwords, payment codes):
+ * the try is let in by Redis only while fewer than 3 are wrong or being
+ * checked, hashed, and its end counted; then right() goes on, wrong()
+ * records the failure (tries: the wrong ones in a row) and answers,
+ * locked() answers that no try is left.  An empty key: an unknown
+ * account, hashed all the same and always wrong.
+ */
+typedef struct {
+    ngx_str_t                       account;    /* "customer:1234..." */
+    ngx_str_t                       key;        /* the count of wrong tries */
+    ngx_str_t                       trying;     /* the tries being checked */
+    ngx_str_t                       secret;
+    ngx_str_t                       hash;
+    ngx_int_t                       tries;
+    unsigned                        ok:1;
+    ngx_http_cvc_step_pt            right;
+    ngx_http_cvc_step_pt            wrong;
+    ngx_http_cvc_step_pt            locked;
+} ngx_http_cvc_strike_t;
 
 
 /* who may call a route */
@@ -192,6 +217,7 @@ struct ngx_http_cvc_ctx_s {
     ngx_http_cvc_pg_op_t           *pg_op;
     ngx_http_cvc_redis_cmd_t       *redis_cmd;
     ngx_http_cvc_task_t            *task;
+    ngx_http_cvc_strike_t          *strike;
 
     /* resource state */
     ngx_uint_t                      pending;
@@ -221,6 +247,8 @@ ngx_int_t ngx_http_cvc_send_error(ngx_http_request_t *r, ngx_uint_t status,
 ngx_int_t ngx_http_cvc_send_unavailable(ngx_http_request_t *r,
     const char *what);
 ngx_int_t ngx_http_cvc_send_invalid(ngx_http_request_t *r, json_t *fields);
+ngx_int_t ngx_http_cvc_send_rate_limited(ngx_http_request_t *r,
+    const char *message, ngx_uint_t retry_after);
 ngx_int_t ngx_http_cvc_send_no_content(ngx_http_request_t *r);
 ngx_int_t ngx_http_cvc_bearer(ngx_http_request_t *r, ngx_str_t *token);
 ngx_int_t ngx_http_cvc_header(ngx_http_request_t *r, const char *name,
@@ -352,8 +380,12 @@ ngx_int_t ngx_http_cvc_eval(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
     ngx_http_cvc_redis_next_pt next);
 ngx_str_t *ngx_http_cvc_key(ngx_http_request_t *r, ngx_str_t *key,
     const char *prefix, ngx_str_t *a, ngx_str_t *b);
-ngx_int_t ngx_http_cvc_count_failure(ngx_http_request_t *r,
-    ngx_http_cvc_ctx_t *ctx, ngx_str_t *key, ngx_http_cvc_redis_next_pt next);
+ngx_int_t ngx_http_cvc_strike(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
+    ngx_http_cvc_strike_t *st);
+ngx_int_t ngx_http_cvc_strikes_clear(ngx_http_request_t *r,
+    ngx_http_cvc_ctx_t *ctx, ngx_str_t *keys, ngx_uint_t n,
+    ngx_http_cvc_redis_next_pt next);
+ngx_int_t ngx_http_cvc_attempts_left(json_t *result);
 
 /* ngx_http_cvc_payment_requests.c */
 extern const ngx_http_cvc_param_t  ngx_http_cvc_pr_filters[];

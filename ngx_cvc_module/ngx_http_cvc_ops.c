@@ -323,23 +323,17 @@ static ngx_int_t
 ngx_http_cvc_ops_unlocked(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
     json_t *result)
 {
-    u_char       *p;
-    size_t        argvlen[2];
-    const char   *argv[2];
+    ngx_str_t  key;
 
-    p = ngx_pnalloc(r->pool, sizeof("cvc:fail:customer:") - 1
-                             + ctx->params[0].len);
-    if (p == NULL) {
+    if (ngx_http_cvc_key(r, &key, "cvc:strikes:customer:", &ctx->params[0],
+                         NULL)
+        == NULL)
+    {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    argv[0] = "DEL";
-    argvlen[0] = 3;
-    argv[1] = (char *) p;
-    argvlen[1] = ngx_sprintf(p, "cvc:fail:customer:%V", &ctx->params[0]) - p;
-
-    return ngx_http_cvc_redis_step(r, ctx, 2, argv, argvlen,
-                                   ngx_http_cvc_ops_no_content);
+    return ngx_http_cvc_strikes_clear(r, ctx, &key, 1,
+                                      ngx_http_cvc_ops_no_content);
 }
 
 

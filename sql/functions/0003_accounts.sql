@@ -123,11 +123,23 @@ comment on function cvc.email(text, text, jsonb) is
     'Queues an e-mail in the outbox.';
 
 
--- a right password: the session may be created, unless the account was
--- locked meanwhile
-create or replace function cvc.login_succeeded(p_kind text, p_id text,
-    p_client_ip text, p_request_id text)
-returns jsonb language plpgsql as $$
+-- The 3-strike rule, for passwords and payment codes alike: the module
+-- counts each try in Redis before it checks it (a try is wrong until it
+-- is proven right, so parallel tries can't pass the 3rd), and the
+-- functions below lock at the 3rd; every step that acts on a right secret
+-- re-checks the lock in its own transaction.
+create or replace function cvc.strikes_left(p_failures int)
+returns int language sql immutable as $$
+    select greatest(3 - p_failures, 0)
+$$;
+
+comment on function cvc.strikes_left(int) is
+    'The tries left after p_failures wrong ones in a row (3 strikes).';
+
+
+-- the lock of an account, read under a row lock: is it locked?
+create or replace function cvc.account_locked(p_kind text, p_id text)
+returns boolean language plpgsql as $$
 declare
     v_locked boolean;
 begin
@@ -141,8 +153,22 @@ begin
         select locked_at is not null into v_locked from cvc.beneficiaries
         where id = p_id for update;
     end if;
+    return coalesce(v_locked, false);
+end
+$$;
 
-    if v_locked then
+comment on function cvc.account_locked(text, text) is
+    'Whether an account is locked, its row locked until the transaction '
+    'ends.';
+
+
+-- a right password: the session may be created, unless the account was
+-- locked meanwhile
+create or replace function cvc.login_succeeded(p_kind text, p_id text,
+    p_client_ip text, p_request_id text)
+returns jsonb language plpgsql as $$
+begin
+    if cvc.account_locked(p_kind, p_id) then
         perform cvc.fail(423, 'account_locked',
                          'This account is locked.');
     end if;
@@ -159,7 +185,7 @@ comment on function cvc.login_succeeded(text, text, text, text) is
 
 
 -- a wrong password, the failures'th in a row: the 3rd locks the account
--- and tells its owner, once
+-- and tells its owner, once; {locked, attempts_left}
 create or replace function cvc.login_failed(p_realm text, p_login text,
     p_kind text, p_id text, p_failures int, p_client_ip text,
     p_request_id text)
@@ -171,8 +197,16 @@ begin
                       jsonb_build_object('realm', p_realm, 'login', p_login,
                                          'failures', p_failures));
 
-    if p_id is null or p_failures < 3 then
-        return jsonb_build_object('locked', false);
+    if p_id is null then
+        -- an unknown login: answered as a first wrong password
+        return jsonb_build_object('locked', false,
+                                  'attempts_left', cvc.strikes_left(1));
+    end if;
+
+    if cvc.strikes_left(p_failures) > 0 then
+        return jsonb_build_object('locked', cvc.account_locked(p_kind, p_id),
+                                  'attempts_left',
+                                  cvc.strikes_left(p_failures));
     end if;
 
     if cvc.account_set_locked(p_kind, p_id, true) then
@@ -186,7 +220,7 @@ begin
                                              'at', cvc.now()));
     end if;
 
-    return jsonb_build_object('locked', true);
+    return jsonb_build_object('locked', true, 'attempts_left', 0);
 end
 $$;
 
@@ -542,6 +576,14 @@ create or replace function cvc.payment_code_set(p_id text, p_hash text,
     p_client_ip text, p_request_id text)
 returns jsonb language plpgsql as $$
 begin
+    -- the password was right, but wrong ones in parallel may have locked
+    -- the account since
+    if cvc.account_locked('customer', p_id) then
+        perform cvc.fail(423, 'account_locked',
+                         'This account is locked: contact the '
+                         'Cheque-Vacances support to unlock it.');
+    end if;
+
     update cvc.beneficiaries
     set payment_code_hash = p_hash, payment_code_locked_at = null
     where id = p_id;

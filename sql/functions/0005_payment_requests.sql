@@ -550,27 +550,31 @@ comment on function cvc.payment_code_state(text) is
     'The payment code hash of a customer and whether it is locked.';
 
 
--- the 3rd wrong code in a row
+-- a wrong code, the failures'th in a row (cvc.strikes_left): the 3rd
+-- locks the code; {locked, attempts_left}
 create or replace function cvc.payment_code_failed(p_customer text,
     p_failures int, p_client_ip text, p_request_id text)
 returns jsonb language plpgsql as $$
+declare
+    v_locked boolean;
 begin
     perform cvc.audit('payment_code_failed', 'customer:' || p_customer,
                       p_client_ip, p_request_id,
                       jsonb_build_object('failures', p_failures));
 
-    if p_failures >= 3 then
-        update cvc.beneficiaries set payment_code_locked_at = cvc.now()
-        where id = p_customer and payment_code_locked_at is null;
+    select payment_code_locked_at is not null into v_locked
+    from cvc.beneficiaries where id = p_customer for update;
 
-        if found then
-            perform cvc.audit('payment_code_locked', 'customer:' || p_customer,
-                              p_client_ip, p_request_id);
-        end if;
-        return jsonb_build_object('locked', true);
+    if cvc.strikes_left(p_failures) = 0 and not v_locked then
+        update cvc.beneficiaries set payment_code_locked_at = cvc.now()
+        where id = p_customer;
+        perform cvc.audit('payment_code_locked', 'customer:' || p_customer,
+                          p_client_ip, p_request_id);
+        v_locked := true;
     end if;
 
-    return jsonb_build_object('locked', false);
+    return jsonb_build_object('locked', coalesce(v_locked, false),
+                              'attempts_left', cvc.strikes_left(p_failures));
 end
 $$;
 
@@ -586,6 +590,16 @@ declare
     v_amount bigint := coalesce(p_amount, p.amount);
     v_actor text := 'customer:' || p_customer;
 begin
+    -- the code was right, but wrong ones in parallel may have locked it
+    -- since: the lock is read under the wallet's row lock
+    if (select payment_code_locked_at is not null from cvc.beneficiaries
+        where id = p_customer for update)
+    then
+        perform cvc.fail(423, 'payment_code_locked',
+                         'The payment code is locked after 3 wrong codes: '
+                         'set a new one.');
+    end if;
+
     if p.status <> 'awaiting_payment' or cvc.now() > p.pay_by then
         perform cvc.pr_invalid_state(p, 'paid');
     end if;
