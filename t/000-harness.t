@@ -6,7 +6,7 @@ use lib 't/lib';
 use CvcTest;
 
 is(api(GET => '/ping')->{status}, 204, 'nginx answers /ping');
-is(psql('select 1'), '1', 'PostgreSQL answers as role cvc');
+is(psql('select 1'), '1', 'PostgreSQL answers as role cvc_owner');
 is(redis_cli('ping'), 'PONG', 'Redis answers');
 like(psql('select count(*) from public.schema_migrations'), qr/^\d+$/,
      'migrations table exists');

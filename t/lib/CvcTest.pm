@@ -123,11 +123,13 @@ sub stack {
     return 1;
 }
 
-# psql($sql) -> output (-XAtq), as role cvc; dies on error
+# psql($sql) -> output (-XAtq), as role cvc_owner, which owns the tables
+# (the gateway's role cvc may not read them); dies on error
 sub psql {
     my ($sql) = @_;
     my @cmd = ('psql', '-XAtq', '-v', 'ON_ERROR_STOP=1', '-h', '127.0.0.1',
-               '-p', _env('CVC_PG_PORT'), '-U', 'cvc', '-d', 'cvc', '-c', $sql);
+               '-p', _env('CVC_PG_PORT'), '-U', 'cvc_owner', '-d', 'cvc',
+               '-c', $sql);
     open my $fh, '-|', @cmd or die "psql: $!";
     local $/;
     my $out = <$fh> // '';
