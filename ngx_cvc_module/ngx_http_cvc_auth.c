@@ -115,11 +115,18 @@ static const char  ngx_http_cvc_lua_strike_end[] =
     "return n";
 
 
-/* KEYS: clock, reset; ARGV: login */
+/*
+ * One live reset link a login: cvc:reset-of:<login> names the newest
+ * cvc:reset:<sha256>, and a new link ends the one before.
+ * KEYS: clock, reset, the login's live reset; ARGV: login
+ */
 static const char  ngx_http_cvc_lua_reset_create[] =
     NGX_HTTP_CVC_LUA_NOW
+    "local old = redis.call('GET', KEYS[3]) "
+    "if old then redis.call('DEL', old) end "
     "redis.call('SET', KEYS[2], ARGV[1] .. '|' .. string.format('%d', now()), "
     "'PX', " NGX_HTTP_CVC_RESET_LIFE ") "
+    "redis.call('SET', KEYS[3], KEYS[2], 'PX', " NGX_HTTP_CVC_RESET_LIFE ") "
     "return 1";
 
 
@@ -130,6 +137,8 @@ static const char  ngx_http_cvc_lua_reset_consume[] =
     "if not v then return nil end "
     "redis.call('DEL', KEYS[2]) "
     "local sep = string.find(v, '|', 1, true) "
+    "local live = 'cvc:reset-of:' .. string.sub(v, 1, sep - 1) "
+    "if redis.call('GET', live) == KEYS[2] then redis.call('DEL', live) end "
     "if now() > tonumber(string.sub(v, sep + 1)) + "
     NGX_HTTP_CVC_RESET_LIFE " then return nil end "
     "return string.sub(v, 1, sep - 1)";
@@ -924,7 +933,7 @@ ngx_http_cvc_reset_request(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx)
     u_char                    *p;
     size_t                     len;
     json_t                    *errors;
-    ngx_str_t                  args[3], hash;
+    ngx_str_t                  args[4], hash;
     const char                *login;
     ngx_http_cvc_login_t      *lg;
     ngx_http_cvc_main_conf_t  *mcf;
@@ -989,14 +998,17 @@ ngx_http_cvc_reset_request(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx)
                                &mcf->public_url, &lg->token) - p;
 
     args[0] = ngx_http_cvc_clock_key;
-    args[2] = lg->login;
+    args[3] = lg->login;
 
-    if (ngx_http_cvc_key(r, &args[1], "cvc:reset:", &hash, NULL) == NULL) {
+    if (ngx_http_cvc_key(r, &args[1], "cvc:reset:", &hash, NULL) == NULL
+        || ngx_http_cvc_key(r, &args[2], "cvc:reset-of:", &lg->login, NULL)
+           == NULL)
+    {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    return ngx_http_cvc_eval(r, ctx, ngx_http_cvc_lua_reset_create, 2, args,
-                             3, ngx_http_cvc_reset_stored);
+    return ngx_http_cvc_eval(r, ctx, ngx_http_cvc_lua_reset_create, 3, args,
+                             4, ngx_http_cvc_reset_stored);
 }
 
 

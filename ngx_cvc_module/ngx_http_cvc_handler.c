@@ -56,6 +56,19 @@ ngx_http_cvc_handler(ngx_http_request_t *r)
 
     lcf = ngx_http_get_module_loc_conf(r, ngx_http_cvc_module);
 
+    /* the ops location tells nothing of its routes without the token */
+
+    if (lcf->ops && ngx_http_cvc_ops_auth(r) != NGX_OK) {
+        if (ngx_http_discard_request_body(r) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return ngx_http_cvc_send_error(r, NGX_HTTP_UNAUTHORIZED,
+                                       "unauthenticated",
+                                       "The ops token is missing or wrong.",
+                                       NULL);
+    }
+
     rc = ngx_http_cvc_route(r, ctx, lcf->ops, &allow);
 
     if (rc != NGX_OK) {
@@ -75,19 +88,6 @@ ngx_http_cvc_handler(ngx_http_request_t *r)
         return ngx_http_cvc_send_error(r, NGX_HTTP_NOT_ALLOWED,
                                        "method_not_allowed",
                                        "This method is not allowed here.",
-                                       NULL);
-    }
-
-    if ((ctx->route->callers & NGX_HTTP_CVC_OPS)
-        && ngx_http_cvc_ops_auth(r) != NGX_OK)
-    {
-        if (ngx_http_discard_request_body(r) != NGX_OK) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        return ngx_http_cvc_send_error(r, NGX_HTTP_UNAUTHORIZED,
-                                       "unauthenticated",
-                                       "The ops token is missing or wrong.",
                                        NULL);
     }
 

@@ -161,6 +161,23 @@ static ngx_int_t ngx_http_cvc_match(ngx_str_t *path, const char *pattern,
     ngx_str_t *params, ngx_uint_t *nparams);
 
 
+/* the methods of the routes, as the Allow header names them */
+typedef struct {
+    ngx_uint_t                   method;
+    ngx_str_t                    name;
+} ngx_http_cvc_method_t;
+
+
+static const ngx_http_cvc_method_t  ngx_http_cvc_methods[] = {
+    { NGX_HTTP_GET, ngx_string("GET, HEAD, ") },
+    { NGX_HTTP_POST, ngx_string("POST, ") },
+    { NGX_HTTP_PUT, ngx_string("PUT, ") },
+    { NGX_HTTP_PATCH, ngx_string("PATCH, ") },
+    { NGX_HTTP_DELETE, ngx_string("DELETE, ") },
+    { 0, ngx_null_string }
+};
+
+
 /*
  * Finds the route of the request and its captures.  NGX_DECLINED: no route
  * has this path (allow is empty) or none takes this method (allow lists
@@ -172,7 +189,9 @@ ngx_http_cvc_route(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
     ngx_flag_t ops, ngx_str_t *allow)
 {
     u_char                      *p;
+    size_t                       len;
     ngx_uint_t                   methods, nparams;
+    const ngx_http_cvc_method_t *m;
     ngx_http_cvc_main_conf_t    *mcf;
     ngx_str_t                    params[NGX_HTTP_CVC_MAX_PARAMS];
     const ngx_http_cvc_route_t  *rt;
@@ -218,31 +237,25 @@ ngx_http_cvc_route(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
         return NGX_DECLINED;
     }
 
-    p = ngx_pnalloc(r->pool, sizeof("GET, HEAD, POST, PUT, PATCH, DELETE"));
+    /* room for every name of the table, whatever the routes */
+
+    len = 0;
+
+    for (m = ngx_http_cvc_methods; m->name.len > 0; m++) {
+        len += m->name.len;
+    }
+
+    p = ngx_pnalloc(r->pool, len);
     if (p == NULL) {
         return NGX_DECLINED;
     }
 
     allow->data = p;
 
-    if (methods & NGX_HTTP_GET) {
-        p = ngx_cpymem(p, "GET, HEAD, ", sizeof("GET, HEAD, ") - 1);
-    }
-
-    if (methods & NGX_HTTP_POST) {
-        p = ngx_cpymem(p, "POST, ", sizeof("POST, ") - 1);
-    }
-
-    if (methods & NGX_HTTP_PUT) {
-        p = ngx_cpymem(p, "PUT, ", sizeof("PUT, ") - 1);
-    }
-
-    if (methods & NGX_HTTP_PATCH) {
-        p = ngx_cpymem(p, "PATCH, ", sizeof("PATCH, ") - 1);
-    }
-
-    if (methods & NGX_HTTP_DELETE) {
-        p = ngx_cpymem(p, "DELETE, ", sizeof("DELETE, ") - 1);
+    for (m = ngx_http_cvc_methods; m->name.len > 0; m++) {
+        if (methods & m->method) {
+            p = ngx_cpymem(p, m->name.data, m->name.len);
+        }
     }
 
     allow->len = p - allow->data - 2;
