@@ -49,11 +49,10 @@ typedef struct {
     "+ tonumber(redis.call('GET', KEYS[1]) or '0') end "
 
 
-/* KEYS: clock, session, account's sessions, strikes;
+/* KEYS: clock, session, account's sessions;
  * ARGV: kind, id, convention, csrf, idle, max */
 static const char  ngx_http_cvc_lua_session_create[] =
     NGX_HTTP_CVC_LUA_NOW
-    "redis.call('DEL', KEYS[4]) "
     "local t = now() "
     "redis.call('HSET', KEYS[2], 'kind', ARGV[1], 'id', ARGV[2], "
     "'convention', ARGV[3], 'csrf', ARGV[4], 'created', t, 'seen', t) "
@@ -78,7 +77,6 @@ static const char  ngx_http_cvc_lua_session_touch[] =
     "redis.call('PEXPIRE', KEYS[2], ARGV[1]) "
     "return {s[1], s[2], s[3], s[4], "
     "string.format('%d', math.min(t + idle, created + max))}";
-
 
 
 /*
@@ -780,7 +778,7 @@ static ngx_int_t
 ngx_http_cvc_login_recorded(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
     json_t *result)
 {
-    ngx_str_t                  args[10], hash, convention;
+    ngx_str_t                  args[9], hash, convention;
     u_char                     idle[NGX_INT_T_LEN], max[NGX_INT_T_LEN];
     ngx_http_cvc_login_t      *lg = ctx->data;
     ngx_http_cvc_main_conf_t  *mcf;
@@ -814,24 +812,22 @@ ngx_http_cvc_login_recorded(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
 
     if (ngx_http_cvc_key(r, &args[1], "cvc:session:", &hash, NULL) == NULL
         || ngx_http_cvc_key(r, &args[2], "cvc:sessions:", &lg->kind, &lg->id)
-           == NULL
-        || ngx_http_cvc_key(r, &args[3], "cvc:strikes:", &lg->kind, &lg->id)
            == NULL)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    args[4] = lg->kind;
-    args[5] = lg->id;
-    args[6] = convention;
-    args[7] = lg->csrf;
-    args[8].data = idle;
-    args[8].len = ngx_sprintf(idle, "%M", mcf->session_idle) - idle;
-    args[9].data = max;
-    args[9].len = ngx_sprintf(max, "%M", mcf->session_max) - max;
+    args[3] = lg->kind;
+    args[4] = lg->id;
+    args[5] = convention;
+    args[6] = lg->csrf;
+    args[7].data = idle;
+    args[7].len = ngx_sprintf(idle, "%M", mcf->session_idle) - idle;
+    args[8].data = max;
+    args[8].len = ngx_sprintf(max, "%M", mcf->session_max) - max;
 
-    return ngx_http_cvc_eval(r, ctx, ngx_http_cvc_lua_session_create, 4, args,
-                             10, ngx_http_cvc_session_created);
+    return ngx_http_cvc_eval(r, ctx, ngx_http_cvc_lua_session_create, 3, args,
+                             9, ngx_http_cvc_session_created);
 }
 
 
@@ -844,11 +840,8 @@ ngx_http_cvc_session_created(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
     u_char                 expires[32];
     ngx_http_cvc_login_t  *lg = ctx->data;
 
-    if (reply->type != REDIS_REPLY_INTEGER || reply->integer < 0) {
-
-        /* wrong passwords meanwhile: the lock is being written */
-
-        return ngx_http_cvc_locked(r, ctx);
+    if (reply->type != REDIS_REPLY_INTEGER) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     ngx_http_cvc_time_json(expires, reply->integer);
@@ -1274,26 +1267,22 @@ ngx_http_cvc_code_hashed(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
 }
 
 
-/* the code is new: its count of wrong codes and of wrong passwords go */
+/* the code is new: its count of wrong codes goes (the password's went when
+ * it proved right) */
 
 static ngx_int_t
 ngx_http_cvc_code_stored(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
     json_t *result)
 {
-    ngx_str_t  customer = ngx_string("customer");
-    ngx_str_t  code = ngx_string("payment_code");
-    ngx_str_t  keys[2];
+    ngx_str_t  key;
 
-    if (ngx_http_cvc_key(r, &keys[0], "cvc:strikes:", &customer,
-                         &ctx->principal.id) == NULL
-        || ngx_http_cvc_key(r, &keys[1], "cvc:strikes:", &code,
-                            &ctx->principal.id) == NULL)
+    if (ngx_http_cvc_key(r, &key, "cvc:strikes:payment_code:",
+                         &ctx->principal.id, NULL) == NULL)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    return ngx_http_cvc_strikes_clear(r, ctx, keys, 2,
-                                      ngx_http_cvc_no_content);
+    return ngx_http_cvc_strikes_clear(r, ctx, &key, ngx_http_cvc_no_content);
 }
 
 
@@ -1422,29 +1411,21 @@ ngx_http_cvc_strike_ended(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
 }
 
 
-/* DEL keys (strikes: a new secret, an unlock); next() follows */
+/* the count of wrong tries starts again (a new secret, an unlock) */
 
 ngx_int_t
 ngx_http_cvc_strikes_clear(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
-    ngx_str_t *keys, ngx_uint_t n, ngx_http_cvc_redis_next_pt next)
+    ngx_str_t *key, ngx_http_cvc_redis_next_pt next)
 {
-    size_t       argvlen[4];
-    ngx_uint_t   i;
-    const char  *argv[4];
-
-    if (n > 3) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
+    size_t       argvlen[2];
+    const char  *argv[2];
 
     argv[0] = "DEL";
     argvlen[0] = 3;
+    argv[1] = (char *) key->data;
+    argvlen[1] = key->len;
 
-    for (i = 0; i < n; i++) {
-        argv[1 + i] = (char *) keys[i].data;
-        argvlen[1 + i] = keys[i].len;
-    }
-
-    return ngx_http_cvc_redis_step(r, ctx, 1 + n, argv, argvlen, next);
+    return ngx_http_cvc_redis_step(r, ctx, 2, argv, argvlen, next);
 }
 
 

@@ -383,8 +383,7 @@ ngx_str_t *ngx_http_cvc_key(ngx_http_request_t *r, ngx_str_t *key,
 ngx_int_t ngx_http_cvc_strike(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
     ngx_http_cvc_strike_t *st);
 ngx_int_t ngx_http_cvc_strikes_clear(ngx_http_request_t *r,
-    ngx_http_cvc_ctx_t *ctx, ngx_str_t *keys, ngx_uint_t n,
-    ngx_http_cvc_redis_next_pt next);
+    ngx_http_cvc_ctx_t *ctx, ngx_str_t *key, ngx_http_cvc_redis_next_pt next);
 ngx_int_t ngx_http_cvc_attempts_left(json_t *result);
 
 /* ngx_http_cvc_payment_requests.c */

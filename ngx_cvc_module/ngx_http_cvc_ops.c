@@ -332,7 +332,7 @@ ngx_http_cvc_ops_unlocked(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    return ngx_http_cvc_strikes_clear(r, ctx, &key, 1,
+    return ngx_http_cvc_strikes_clear(r, ctx, &key,
                                       ngx_http_cvc_ops_no_content);
 }
 
