@@ -47,19 +47,24 @@ typedef void (*ngx_http_cvc_redis_handler_pt)(void *data, ngx_int_t rc,
 /*
  * Work for the thread pool: work() runs in a thread on ctx alone (copies of
  * its inputs, room for its outputs); done() runs back on the event loop
- * with the caller's data, unless the caller detached the task.
+ * with the caller's data, unless the caller detached the task.  cleanup(),
+ * where set, runs on the event loop whenever the task is freed, detached
+ * or not (after done(), or when it could not be posted): it gives back
+ * what ctx holds (descriptors, connections).
  */
 typedef void (*ngx_http_cvc_task_work_pt)(void *ctx);
 typedef void (*ngx_http_cvc_hash_handler_pt)(void *data, ngx_int_t rc,
     ngx_str_t *hash);
 typedef void (*ngx_http_cvc_task_done_pt)(void *data, void *ctx);
+typedef void (*ngx_http_cvc_task_cleanup_pt)(void *ctx);
 
 struct ngx_http_cvc_task_s {
-    ngx_http_cvc_task_work_pt   work;
-    ngx_http_cvc_task_done_pt   done;
-    void                       *data;
-    void                       *ctx;
-    ngx_thread_task_t          *thread;
+    ngx_http_cvc_task_work_pt      work;
+    ngx_http_cvc_task_done_pt      done;
+    ngx_http_cvc_task_cleanup_pt   cleanup;
+    void                          *data;
+    void                          *ctx;
+    ngx_thread_task_t             *thread;
 };
 
 
@@ -300,6 +305,7 @@ void ngx_http_cvc_redis_detach(ngx_http_cvc_redis_cmd_t *cmd);
 ngx_http_cvc_task_t *ngx_http_cvc_task_alloc(size_t size);
 ngx_int_t ngx_http_cvc_task_post(ngx_http_cvc_task_t *task);
 void ngx_http_cvc_task_detach(ngx_http_cvc_task_t *task);
+void ngx_http_cvc_task_free(ngx_http_cvc_task_t *task);
 
 /* ngx_http_cvc_hash.c */
 ngx_int_t ngx_http_cvc_hash_make(ngx_http_cvc_task_t **taskp,
