@@ -89,6 +89,8 @@ typedef struct {
     ngx_msec_t                  query_timeout;
     ngx_str_t                   thread_pool_name;
     ngx_thread_pool_t          *thread_pool;
+    ngx_uint_t                  export_connections;
+    ngx_uint_t                  export_max;
     ngx_msec_t                  session_idle;
     ngx_msec_t                  session_max;
     ngx_msec_t                  pay_window;
@@ -386,6 +388,9 @@ ngx_int_t ngx_http_cvc_outbox_init_process(ngx_cycle_t *cycle);
 ngx_int_t ngx_http_cvc_outbox_deliver(u_char *id, size_t len);
 
 /* ngx_http_cvc_export.c */
+ngx_int_t ngx_http_cvc_export_init_process(ngx_cycle_t *cycle,
+    ngx_http_cvc_main_conf_t *mcf);
+void ngx_http_cvc_export_exit_process(ngx_cycle_t *cycle);
 ngx_int_t ngx_http_cvc_pr_export(ngx_http_request_t *r,
     ngx_http_cvc_ctx_t *ctx);
 ngx_int_t ngx_http_cvc_export(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
