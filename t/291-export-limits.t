@@ -1,7 +1,8 @@
 # Exports (issue 13, item 4): they run on PostgreSQL connections that the
 # worker keeps for them, not on a new connection each; one account runs
 # one export at a time (429 rate_limited for a second one); a worker runs
-# at most cvc_export_max (2) at once (503 unavailable for one more).
+# at most cvc_export_max (2) at once (503 unavailable for one more); without
+# Redis, none starts (503).
 use strict;
 use warnings;
 use Test::More;
@@ -99,6 +100,22 @@ is(lines_of("$dir/again.csv"), $rows + 1, '... every row');
 is($status, 200, 'and the account that was refused by the worker too');
 
 ok(export_backends() <= 2, 'at most 2 connections kept after all that');
+
+# --- without Redis, no export starts: its lock is there
+
+my $key = new_api_key($seller->{token}, $pos->{id});
+($status) = export_file($key, 'format=csv', "$dir/key.csv");
+is($status, 200, 'an API key exports (an account of its own)');
+
+stack('redis-stop');
+$r = refused($key);
+error_ok($r, 503, 'unavailable', 'Redis stopped: an export');
+like($r->{headers}{'retry-after'} // '', qr/^\d+$/, '... with Retry-After');
+stack('redis-start');
+
+ok(wait_until(10, sub {
+       (export_file($key, 'format=csv', "$dir/key.csv"))[0] == 200 }),
+   'Redis back: the API key exports again');
 
 unlink glob "$dir/*.csv $dir/*.status $dir/seq.xlsx $dir/refused";
 
