@@ -91,6 +91,7 @@ static void ngx_http_cvc_export_keep(PGconn *conn);
 static void ngx_http_cvc_export_end(void *data);
 static void ngx_http_cvc_export_work(void *data);
 static int ngx_http_cvc_export_send(ngx_http_cvc_export_ctx_t *ex);
+static void ngx_http_cvc_export_notice(void *arg, const char *message);
 static ngx_int_t ngx_http_cvc_export_csv(ngx_http_cvc_export_ctx_t *ex,
     PGconn *conn, FILE *out);
 static ngx_int_t ngx_http_cvc_export_xlsx(ngx_http_cvc_export_ctx_t *ex,
@@ -525,8 +526,9 @@ ngx_http_cvc_export_take(void)
         conn = ngx_http_cvc_export_pool.idle[--ngx_http_cvc_export_pool.nidle];
 
         /*
-         * what the server sent meanwhile, without waiting: its end, when
-         * it closed the connection (a restart, pg_terminate_backend())
+         * What the server sent meanwhile, read without waiting: a closed
+         * connection is dropped here when its end was read; else the
+         * thread's empty query finds it.
          */
 
         if (PQconsumeInput(conn)
@@ -632,11 +634,22 @@ ngx_http_cvc_export_work(void *data)
                 (u_char *) "PostgreSQL is unavailable; retry later.",
                 sizeof(ex->error));
 
-    /* a kept connection that the server closed meanwhile: a new one */
+    /*
+     * A kept connection that the server closed meanwhile fails an empty
+     * query: a new one then.  (A server that stops sends a FATAL, then
+     * closes: the event loop may have read only the first.)
+     */
 
-    if (ex->conn != NULL && !ngx_http_cvc_export_send(ex)) {
-        PQfinish(ex->conn);
-        ex->conn = NULL;
+    if (ex->conn != NULL) {
+        PQclear(PQexec(ex->conn, ""));
+
+        if (PQstatus(ex->conn) != CONNECTION_OK
+            || PQtransactionStatus(ex->conn) != PQTRANS_IDLE
+            || !ngx_http_cvc_export_send(ex))
+        {
+            PQfinish(ex->conn);
+            ex->conn = NULL;
+        }
     }
 
     if (ex->conn == NULL) {
@@ -649,9 +662,16 @@ ngx_http_cvc_export_work(void *data)
 
         ex->conn = PQconnectdbParams(keywords, values, 1);
 
+        if (ex->conn != NULL) {
+            PQsetNoticeProcessor(ex->conn, ngx_http_cvc_export_notice, NULL);
+        }
+
         if (PQstatus(ex->conn) != CONNECTION_OK
             || !ngx_http_cvc_export_send(ex))
         {
+            ngx_cpystrn((u_char *) ex->error,
+                        (u_char *) PQerrorMessage(ex->conn),
+                        sizeof(ex->error));
             PQfinish(ex->conn);
             ex->conn = NULL;
             return;
@@ -914,12 +934,31 @@ ngx_http_cvc_export_row(ngx_http_cvc_export_ctx_t *ex, PGconn *conn)
                     sizeof(ex->error));
 
     } else {
-        ex->status = NGX_HTTP_INTERNAL_SERVER_ERROR;
+
+        /* a connection lost midway is a PostgreSQL that is unavailable */
+
+        ex->status = (PQstatus(conn) == CONNECTION_BAD)
+                     ? NGX_HTTP_SERVICE_UNAVAILABLE
+                     : NGX_HTTP_INTERNAL_SERVER_ERROR;
         ngx_cpystrn((u_char *) ex->error,
                     (u_char *) PQresultErrorMessage(res), sizeof(ex->error));
     }
 
     return res;
+}
+
+
+/*
+ * PostgreSQL's notices (a FATAL before it closes an idle connection), in
+ * the error log rather than on stderr: from the thread or the event loop,
+ * as nginx's own thread code logs
+ */
+
+static void
+ngx_http_cvc_export_notice(void *arg, const char *message)
+{
+    ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0, "cvc export: %s",
+                  message);
 }
 
 
@@ -956,6 +995,14 @@ ngx_http_cvc_export_done(void *data, void *ctx)
     ngx_http_cvc_export_end(ex);
 
     if (fd == NGX_INVALID_FILE) {
+
+        if (ex->status == NGX_HTTP_SERVICE_UNAVAILABLE) {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "cvc export: PostgreSQL: %s", ex->error);
+            ngx_http_cvc_finalize(r, ngx_http_cvc_send_unavailable(r,
+                                                              "PostgreSQL"));
+            return;
+        }
 
         if (ex->code[0] != '\0') {
             ngx_http_cvc_finalize(r, ngx_http_cvc_send_error(r, ex->status,

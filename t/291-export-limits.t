@@ -1,8 +1,8 @@
 # Exports (issue 13, item 4): they run on PostgreSQL connections that the
 # worker keeps for them, not on a new connection each; one account runs
 # one export at a time (429 rate_limited for a second one); a worker runs
-# at most cvc_export_max (2) at once (503 unavailable for one more); without
-# Redis, none starts (503).
+# at most cvc_export_max (2) at once (503 unavailable for one more); a
+# PostgreSQL restart loses no export; without PostgreSQL or Redis, 503.
 use strict;
 use warnings;
 use Test::More;
@@ -100,6 +100,22 @@ is(lines_of("$dir/again.csv"), $rows + 1, '... every row');
 is($status, 200, 'and the account that was refused by the worker too');
 
 ok(export_backends() <= 2, 'at most 2 connections kept after all that');
+
+# --- PostgreSQL restarts: the kept connections are gone, exports go on
+
+ok(scalar(export_backends()) >= 1, 'a connection is kept');
+stack('pg-stop');
+stack('pg-start');
+($status) = export_file($seller->{token}, 'format=csv', "$dir/restart.csv");
+is($status, 200, 'PostgreSQL restarted: the next export works');
+is(lines_of("$dir/restart.csv"), $rows + 1, '... every row');
+ok(scalar(export_backends()) >= 1, 'and its connection is kept');
+
+stack('pg-stop');
+$r = refused($seller->{token});
+error_ok($r, 503, 'unavailable', 'PostgreSQL stopped: an export');
+like($r->{headers}{'retry-after'} // '', qr/^\d+$/, '... with Retry-After');
+stack('pg-start');
 
 # --- without Redis, no export starts: its lock is there
 
