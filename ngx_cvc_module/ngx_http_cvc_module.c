@@ -88,6 +88,20 @@ static ngx_command_t  ngx_http_cvc_commands[] = {
       0,
       NULL },
 
+    { ngx_string("cvc_export_connections"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_cvc_main_conf_t, export_connections),
+      NULL },
+
+    { ngx_string("cvc_export_max"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_cvc_main_conf_t, export_max),
+      NULL },
+
     { ngx_string("cvc_session_idle"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_msec_slot,
@@ -293,6 +307,8 @@ ngx_http_cvc_create_main_conf(ngx_conf_t *cf)
     mcf->redis.size = NGX_CONF_UNSET_UINT;
     mcf->connect_timeout = NGX_CONF_UNSET_MSEC;
     mcf->query_timeout = NGX_CONF_UNSET_MSEC;
+    mcf->export_connections = NGX_CONF_UNSET_UINT;
+    mcf->export_max = NGX_CONF_UNSET_UINT;
     mcf->session_idle = NGX_CONF_UNSET_MSEC;
     mcf->session_max = NGX_CONF_UNSET_MSEC;
     mcf->pay_window = NGX_CONF_UNSET_MSEC;
@@ -320,6 +336,8 @@ ngx_http_cvc_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_uint_value(mcf->redis.size, 2);
     ngx_conf_init_msec_value(mcf->connect_timeout, 2000);
     ngx_conf_init_msec_value(mcf->query_timeout, 5000);
+    ngx_conf_init_uint_value(mcf->export_connections, 2);
+    ngx_conf_init_uint_value(mcf->export_max, 2);
     ngx_conf_init_msec_value(mcf->session_idle, 15 * 60 * 1000);
     ngx_conf_init_msec_value(mcf->session_max, 12 * 60 * 60 * 1000);
     ngx_conf_init_msec_value(mcf->pay_window, 15 * 60 * 1000);
@@ -363,6 +381,12 @@ ngx_http_cvc_init_main_conf(ngx_conf_t *cf, void *conf)
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "cvc_postgres_pool and cvc_redis_pool must be "
                            "at least 1");
+        return NGX_CONF_ERROR;
+    }
+
+    if (mcf->export_max == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "cvc_export_max must be at least 1");
         return NGX_CONF_ERROR;
     }
 
@@ -563,7 +587,8 @@ ngx_http_cvc_init_process(ngx_cycle_t *cycle)
 
     if (ngx_http_cvc_pg_init_process(cycle, mcf) != NGX_OK
         || ngx_http_cvc_redis_init_process(cycle, mcf) != NGX_OK
-        || ngx_http_cvc_outbox_init_process(cycle) != NGX_OK)
+        || ngx_http_cvc_outbox_init_process(cycle) != NGX_OK
+        || ngx_http_cvc_export_init_process(cycle, mcf) != NGX_OK)
     {
         return NGX_ERROR;
     }
@@ -575,6 +600,7 @@ ngx_http_cvc_init_process(ngx_cycle_t *cycle)
 static void
 ngx_http_cvc_exit_process(ngx_cycle_t *cycle)
 {
+    ngx_http_cvc_export_exit_process(cycle);
     ngx_http_cvc_pg_exit_process(cycle);
     ngx_http_cvc_redis_exit_process(cycle);
 }

@@ -48,19 +48,24 @@ typedef void (*ngx_http_cvc_redis_handler_pt)(void *data, ngx_int_t rc,
 /*
  * Work for the thread pool: work() runs in a thread on ctx alone (copies of
  * its inputs, room for its outputs); done() runs back on the event loop
- * with the caller's data, unless the caller detached the task.
+ * with the caller's data, unless the caller detached the task.  cleanup(),
+ * where set, runs on the event loop whenever the task is freed, detached
+ * or not (after done(), or when it could not be posted): it gives back
+ * what ctx holds (descriptors, connections).
  */
 typedef void (*ngx_http_cvc_task_work_pt)(void *ctx);
 typedef void (*ngx_http_cvc_hash_handler_pt)(void *data, ngx_int_t rc,
     ngx_str_t *hash);
 typedef void (*ngx_http_cvc_task_done_pt)(void *data, void *ctx);
+typedef void (*ngx_http_cvc_task_cleanup_pt)(void *ctx);
 
 struct ngx_http_cvc_task_s {
-    ngx_http_cvc_task_work_pt   work;
-    ngx_http_cvc_task_done_pt   done;
-    void                       *data;
-    void                       *ctx;
-    ngx_thread_task_t          *thread;
+    ngx_http_cvc_task_work_pt      work;
+    ngx_http_cvc_task_done_pt      done;
+    ngx_http_cvc_task_cleanup_pt   cleanup;
+    void                          *data;
+    void                          *ctx;
+    ngx_thread_task_t             *thread;
 };
 
 
@@ -85,6 +90,8 @@ typedef struct {
     ngx_msec_t                  query_timeout;
     ngx_str_t                   thread_pool_name;
     ngx_thread_pool_t          *thread_pool;
+    ngx_uint_t                  export_connections;
+    ngx_uint_t                  export_max;
     ngx_msec_t                  session_idle;
     ngx_msec_t                  session_max;
     ngx_msec_t                  pay_window;
@@ -330,6 +337,7 @@ void ngx_http_cvc_redis_detach(ngx_http_cvc_redis_cmd_t *cmd);
 ngx_http_cvc_task_t *ngx_http_cvc_task_alloc(size_t size);
 ngx_int_t ngx_http_cvc_task_post(ngx_http_cvc_task_t *task);
 void ngx_http_cvc_task_detach(ngx_http_cvc_task_t *task);
+void ngx_http_cvc_task_free(ngx_http_cvc_task_t *task);
 
 /* ngx_http_cvc_hash.c */
 ngx_int_t ngx_http_cvc_hash_make(ngx_http_cvc_task_t **taskp,
@@ -413,6 +421,9 @@ ngx_int_t ngx_http_cvc_outbox_init_process(ngx_cycle_t *cycle);
 ngx_int_t ngx_http_cvc_outbox_deliver(u_char *id, size_t len);
 
 /* ngx_http_cvc_export.c */
+ngx_int_t ngx_http_cvc_export_init_process(ngx_cycle_t *cycle,
+    ngx_http_cvc_main_conf_t *mcf);
+void ngx_http_cvc_export_exit_process(ngx_cycle_t *cycle);
 ngx_int_t ngx_http_cvc_pr_export(ngx_http_request_t *r,
     ngx_http_cvc_ctx_t *ctx);
 ngx_int_t ngx_http_cvc_export(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,

@@ -3,7 +3,8 @@
  * CVC gateway: CPU-heavy or blocking work (scrypt, files, SMTP) in the
  * nginx thread pool named by cvc_thread_pool.  A task is allocated outside
  * any request pool, so that a request that goes away while its task runs
- * only detaches from it; the task ends on the event loop and is freed there.
+ * only detaches from it; the task ends on the event loop and is freed there,
+ * after its cleanup(), which runs whether a request still waits or not.
  */
 
 
@@ -43,7 +44,10 @@ ngx_http_cvc_task_alloc(size_t size)
 }
 
 
-/* NGX_AGAIN: done() will be called; NGX_ERROR: the task was freed */
+/*
+ * NGX_AGAIN: done() will be called; NGX_ERROR: the task was freed (its
+ * cleanup() has run)
+ */
 
 ngx_int_t
 ngx_http_cvc_task_post(ngx_http_cvc_task_t *task)
@@ -53,11 +57,24 @@ ngx_http_cvc_task_post(ngx_http_cvc_task_t *task)
     mcf = ngx_http_cycle_get_module_main_conf(ngx_cycle, ngx_http_cvc_module);
 
     if (ngx_thread_task_post(mcf->thread_pool, task->thread) != NGX_OK) {
-        ngx_free(task->thread);
+        ngx_http_cvc_task_free(task);
         return NGX_ERROR;
     }
 
     return NGX_AGAIN;
+}
+
+
+/* a task that has run, or was never posted: its cleanup(), its memory */
+
+void
+ngx_http_cvc_task_free(ngx_http_cvc_task_t *task)
+{
+    if (task->cleanup != NULL) {
+        task->cleanup(task->ctx);
+    }
+
+    ngx_free(task->thread);
 }
 
 
@@ -86,5 +103,5 @@ ngx_http_cvc_task_done(ngx_event_t *ev)
         task->done(task->data, task->ctx);
     }
 
-    ngx_free(task->thread);
+    ngx_http_cvc_task_free(task);
 }
