@@ -681,8 +681,10 @@ ngx_http_cvc_export_work(void *data)
     ex->status = 0;
     ex->code[0] = '\0';
 
-    ngx_snprintf((u_char *) path, sizeof(path), "%s/cvc-export-XXXXXX%Z",
-                 ex->dir);
+    /* a folder too long for path cuts the XXXXXX: mkstemp() refuses it */
+
+    (void) ngx_http_cvc_cstr((u_char *) path, sizeof(path),
+                             "%s/cvc-export-XXXXXX", ex->dir);
 
     fd = mkstemp(path);
 
