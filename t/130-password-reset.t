@@ -230,4 +230,48 @@ is(merchant_login_r($p2->{id}, $p2->{password})->{status}, 201,
 
 is(reset_clock(), 204, 'clock back to real time');
 
+# ---- one live link an account ----------------------------------------------
+# a newer link ends the one before, and the one used ends with its reset
+
+# the tokens of every reset e-mail to $email, oldest first
+sub reset_tokens {
+    my ($email) = @_;
+    my @t;
+    for my $m (@{ reset_mails($email) }) {
+        my ($token) = ($m->{payload}{link} // '')
+            =~ /^\Q$base\E\/reset-password\?token=([^&#\s]+)\z/ or next;
+        $token =~ s/%([0-9A-Fa-f]{2})/chr hex $1/ge;
+        push @t, remember_secret($token, 'reset_token');
+    }
+    return @t;
+}
+
+my $c3 = new_convention();
+is(request_reset($c3->{id})->{status}, 202, "reset link $_ of 3") for 1 .. 3;
+my @t = reset_tokens($c3->{email});
+is(scalar @t, 3, 'three e-mails, three links');
+
+$r = confirm($t[0], new_password());
+error_ok($r, 422, 'validation_failed', 'the first link, after newer ones');
+fields_are($r, ['token'], '... the token is at fault');
+error_ok(confirm($t[1], new_password()), 422, 'validation_failed',
+         'the second link, after a newer one');
+my $pw3 = new_password();
+is(confirm($t[2], $pw3)->{status}, 204, 'the newest link resets');
+error_ok(confirm($t[2], new_password()), 422, 'validation_failed',
+         'the newest link, used');
+error_ok(confirm($t[1], new_password()), 422, 'validation_failed',
+         'the older links stay dead after the reset');
+is(merchant_login_r($c3->{id}, $pw3)->{status}, 201,
+   '... the password is the one set');
+
+# another account's link is not touched by this one's
+my $p3 = new_pos($c3);
+is(request_reset($p3->{id})->{status}, 202, 'a link for a point of sale');
+is(request_reset($c3->{id})->{status}, 202, 'then one for its admin');
+is(confirm(reset_token($p3->{email}), new_password())->{status}, 204,
+   'the point of sale\'s link still works');
+is(redis_cli('GET', "cvc:reset-of:$p3->{id}"), '',
+   'no live link is left once it is used');
+
 done_testing;
