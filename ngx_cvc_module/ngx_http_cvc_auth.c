@@ -203,12 +203,12 @@ static ngx_int_t ngx_http_cvc_code_found(ngx_http_request_t *r,
     ngx_http_cvc_ctx_t *ctx, json_t *result);
 static ngx_int_t ngx_http_cvc_code_checked(ngx_http_request_t *r,
     ngx_http_cvc_ctx_t *ctx);
-static ngx_int_t ngx_http_cvc_code_hashed(ngx_http_request_t *r,
-    ngx_http_cvc_ctx_t *ctx, ngx_int_t rc, ngx_str_t *hash);
 static ngx_int_t ngx_http_cvc_code_stored(ngx_http_request_t *r,
     ngx_http_cvc_ctx_t *ctx, json_t *result);
 static ngx_int_t ngx_http_cvc_strike_let(ngx_http_request_t *r,
     ngx_http_cvc_ctx_t *ctx, redisReply *reply);
+static ngx_int_t ngx_http_cvc_strike_verify(ngx_http_request_t *r,
+    ngx_http_cvc_ctx_t *ctx);
 static ngx_int_t ngx_http_cvc_strike_checked(ngx_http_request_t *r,
     ngx_http_cvc_ctx_t *ctx, ngx_int_t rc, ngx_str_t *hash);
 static ngx_int_t ngx_http_cvc_strike_ended(ngx_http_request_t *r,
@@ -1240,24 +1240,25 @@ ngx_http_cvc_code_found(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
 }
 
 
+/* the password is right: the new code's keyed hash is stored */
+
 static ngx_int_t
 ngx_http_cvc_code_checked(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx)
 {
-    ngx_http_cvc_login_t  *lg = ctx->data;
+    ngx_str_t                  params[4];
+    ngx_http_cvc_login_t      *lg = ctx->data;
+    ngx_http_cvc_main_conf_t  *mcf;
 
-    return ngx_http_cvc_hash_step(r, ctx, &lg->secret, NULL, 1,
-                                  ngx_http_cvc_code_hashed);
-}
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_cvc_module);
 
-
-static ngx_int_t
-ngx_http_cvc_code_hashed(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
-    ngx_int_t rc, ngx_str_t *hash)
-{
-    ngx_str_t  params[4];
+    if (ngx_http_cvc_code_hash(r->pool, &mcf->payment_code_key, &lg->secret,
+                               &params[1])
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
     params[0] = ctx->principal.id;
-    params[1] = *hash;
 
     ngx_http_cvc_client_params(r, ctx, &params[2]);
 
@@ -1304,8 +1305,7 @@ ngx_http_cvc_strike(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
     ctx->strike = st;
 
     if (st->key.len == 0) {
-        return ngx_http_cvc_hash_step(r, ctx, &st->secret, &st->hash, 0,
-                                      ngx_http_cvc_strike_checked);
+        return ngx_http_cvc_strike_verify(r, ctx);
     }
 
     mcf = ngx_http_get_module_main_conf(r, ngx_http_cvc_module);
@@ -1343,8 +1343,7 @@ ngx_http_cvc_strike_let(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
     switch (reply->integer) {
 
     case 1:
-        return ngx_http_cvc_hash_step(r, ctx, &st->secret, &st->hash, 0,
-                                      ngx_http_cvc_strike_checked);
+        return ngx_http_cvc_strike_verify(r, ctx);
 
     case -1:
         return st->locked(r, ctx);
@@ -1359,6 +1358,38 @@ ngx_http_cvc_strike_let(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
                                               "checked; retry in a moment.",
                                               1);
     }
+}
+
+
+/*
+ * A payment code's keyed hash is checked here, on the event loop; scrypt
+ * (passwords, and codes hashed before cvc_payment_code_key) in the thread
+ * pool.  A right scrypt code is to be hashed again with the key.
+ */
+
+static ngx_int_t
+ngx_http_cvc_strike_verify(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx)
+{
+    ngx_int_t               rc;
+    ngx_http_cvc_strike_t  *st = ctx->strike;
+
+    if (st->code_key != NULL && ngx_http_cvc_code_keyed(&st->hash)) {
+        rc = ngx_http_cvc_code_verify(st->code_key, &st->secret, &st->hash);
+
+        if (rc == NGX_ERROR) {
+            ngx_log_error(NGX_LOG_CRIT, r->connection->log, 0,
+                          "cvc: the payment code hash of %V is not one of "
+                          "the key of cvc_payment_code_key", &st->account);
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return ngx_http_cvc_strike_checked(r, ctx, rc, NULL);
+    }
+
+    st->rehash = (st->code_key != NULL);
+
+    return ngx_http_cvc_hash_step(r, ctx, &st->secret, &st->hash, 0,
+                                  ngx_http_cvc_strike_checked);
 }
 
 

@@ -200,8 +200,11 @@ static ngx_int_t
 ngx_http_cvc_pay_state(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
     json_t *result)
 {
-    ngx_http_cvc_pay_t     *pay = ctx->data;
-    ngx_http_cvc_strike_t  *st = &pay->strike;
+    ngx_http_cvc_pay_t        *pay = ctx->data;
+    ngx_http_cvc_strike_t     *st = &pay->strike;
+    ngx_http_cvc_main_conf_t  *mcf;
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_cvc_module);
 
     if (result == NULL
         || ngx_http_cvc_json_member(r->pool, result, "hash", &st->hash)
@@ -217,27 +220,39 @@ ngx_http_cvc_pay_state(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
     st->right = ngx_http_cvc_pay_right;
     st->wrong = ngx_http_cvc_pay_wrong;
     st->locked = ngx_http_cvc_code_locked;
+    st->code_key = &mcf->payment_code_key;
 
     return ngx_http_cvc_strike(r, ctx, st);
 }
 
 
-/* the right code: the payment */
+/* the right code: the payment (and the code's keyed hash, where it was
+ * an scrypt one) */
 
 static ngx_int_t
 ngx_http_cvc_pay_right(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx)
 {
-    ngx_str_t            params[5];
-    ngx_http_cvc_pay_t  *pay = ctx->data;
+    ngx_str_t                  params[6];
+    ngx_http_cvc_pay_t        *pay = ctx->data;
+    ngx_http_cvc_strike_t     *st = &pay->strike;
 
     params[0] = ctx->principal.id;
     params[1] = ctx->params[0];
     params[2] = pay->amount;
     ngx_http_cvc_client_params(r, ctx, &params[3]);
+    ngx_str_null(&params[5]);
+
+    if (st->rehash
+        && ngx_http_cvc_code_hash(r->pool, st->code_key, &st->secret,
+                                  &params[5])
+           != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
     return ngx_http_cvc_call(r, ctx,
-                             "select cvc.pr_pay($1, $2, $3::bigint, $4, $5)",
-                             5, params, NGX_HTTP_OK);
+                             "select cvc.pr_pay($1, $2, $3::bigint, $4, $5, "
+                             "$6)", 6, params, NGX_HTTP_OK);
 }
 
 

@@ -15,6 +15,8 @@ static char *ngx_http_cvc_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static char *ngx_http_cvc_redis(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_cvc_payment_code_key(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 static char *ngx_http_cvc_thread_pool(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_cvc_enable(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -121,6 +123,13 @@ static ngx_command_t  ngx_http_cvc_commands[] = {
       ngx_conf_set_msec_slot,
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_http_cvc_main_conf_t, pay_window),
+      NULL },
+
+    { ngx_string("cvc_payment_code_key"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_cvc_payment_code_key,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
       NULL },
 
     { ngx_string("cvc_secret_rate"),
@@ -402,6 +411,15 @@ ngx_http_cvc_init_main_conf(ngx_conf_t *cf, void *conf)
         return NGX_CONF_ERROR;
     }
 
+    if (mcf->payment_code_key.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"cvc_postgres\" is set but "
+                           "\"cvc_payment_code_key\" is not: name the file "
+                           "of the key that protects payment codes (make one "
+                           "with \"openssl rand -out FILE 32\")");
+        return NGX_CONF_ERROR;
+    }
+
     if (mcf->thread_pool == NULL) {
         mcf->thread_pool_name = default_pool;
         mcf->thread_pool = ngx_thread_pool_add(cf, &default_pool);
@@ -409,6 +427,99 @@ ngx_http_cvc_init_main_conf(ngx_conf_t *cf, void *conf)
             return NGX_CONF_ERROR;
         }
     }
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * cvc_payment_code_key FILE: the key of the payment codes' HMAC, read once
+ * by the master, 32 to 4096 bytes (a trailing newline is not part of it).
+ */
+
+static char *
+ngx_http_cvc_payment_code_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_cvc_main_conf_t  *mcf = conf;
+
+    u_char           *buf;
+    off_t             size;
+    ssize_t           n;
+    ngx_str_t        *value, name;
+    ngx_file_t        file;
+    ngx_file_info_t   fi;
+
+    if (mcf->payment_code_key.data != NULL) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    name = value[1];
+
+    if (ngx_conf_full_name(cf->cycle, &name, 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memzero(&file, sizeof(ngx_file_t));
+    file.name = name;
+    file.log = cf->log;
+
+    file.fd = ngx_open_file(name.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+    if (file.fd == NGX_INVALID_FILE) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           "cvc_payment_code_key: can't open \"%V\"", &name);
+        return NGX_CONF_ERROR;
+    }
+
+    buf = NULL;
+    n = -1;
+
+    if (ngx_fd_info(file.fd, &fi) != NGX_FILE_ERROR) {
+        size = ngx_file_size(&fi);
+
+        if (size >= 32 && size <= 4096 + 2) {
+            buf = ngx_pnalloc(cf->pool, (size_t) size);
+            if (buf != NULL) {
+                n = ngx_read_file(&file, buf, (size_t) size, 0);
+            }
+
+            if (n != (ssize_t) size) {
+                n = -1;
+            }
+
+        } else {
+            n = 0;
+        }
+
+        if (fi.st_mode & S_IROTH) {
+            ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                               "cvc_payment_code_key: \"%V\" can be read "
+                               "by every user of the machine", &name);
+        }
+    }
+
+    (void) ngx_close_file(file.fd);
+
+    if (n < 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           "cvc_payment_code_key: can't read \"%V\"", &name);
+        return NGX_CONF_ERROR;
+    }
+
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r')) {
+        n--;
+    }
+
+    if (n < 32 || n > 4096) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "cvc_payment_code_key: \"%V\" must hold a key of "
+                           "32 to 4096 bytes (openssl rand -out FILE 32)",
+                           &name);
+        return NGX_CONF_ERROR;
+    }
+
+    mcf->payment_code_key.data = buf;
+    mcf->payment_code_key.len = n;
 
     return NGX_CONF_OK;
 }

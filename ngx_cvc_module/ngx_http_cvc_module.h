@@ -96,6 +96,7 @@ typedef struct {
     ngx_msec_t                  session_max;
     ngx_msec_t                  pay_window;
     ngx_uint_t                  secret_rate;    /* checks/min an account */
+    ngx_str_t                   payment_code_key;
     ngx_flag_t                  timers;
     ngx_msec_t                  timer_interval;
     ngx_msec_t                  sweep_interval;
@@ -142,8 +143,10 @@ typedef struct {
     ngx_str_t                       trying;     /* the tries being checked */
     ngx_str_t                       secret;
     ngx_str_t                       hash;
+    ngx_str_t                      *code_key;   /* a payment code's */
     ngx_int_t                       tries;
     unsigned                        ok:1;
+    unsigned                        rehash:1;   /* a right scrypt code */
     ngx_http_cvc_step_pt            right;
     ngx_http_cvc_step_pt            wrong;
     ngx_http_cvc_step_pt            locked;
@@ -345,6 +348,11 @@ ngx_int_t ngx_http_cvc_hash_make(ngx_http_cvc_task_t **taskp,
 ngx_int_t ngx_http_cvc_hash_verify(ngx_http_cvc_task_t **taskp,
     ngx_str_t *secret, ngx_str_t *hash, ngx_http_cvc_hash_handler_pt handler,
     void *data);
+ngx_flag_t ngx_http_cvc_code_keyed(ngx_str_t *hash);
+ngx_int_t ngx_http_cvc_code_hash(ngx_pool_t *pool, ngx_str_t *key,
+    ngx_str_t *code, ngx_str_t *hash);
+ngx_int_t ngx_http_cvc_code_verify(ngx_str_t *key, ngx_str_t *code,
+    ngx_str_t *hash);
 
 /* ngx_http_cvc_call.c */
 ngx_int_t ngx_http_cvc_call(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,

@@ -211,7 +211,8 @@ static ngx_int_t
 ngx_http_cvc_ops_beneficiary_hashed(ngx_http_request_t *r,
     ngx_http_cvc_ctx_t *ctx, ngx_int_t rc, ngx_str_t *hash)
 {
-    ngx_str_t  code, *copy;
+    ngx_str_t                  code, code_hash, *copy;
+    ngx_http_cvc_main_conf_t  *mcf;
 
     /* the password's hash waits for the payment code's */
 
@@ -225,8 +226,16 @@ ngx_http_cvc_ops_beneficiary_hashed(ngx_http_request_t *r,
 
     ngx_http_cvc_json_param(ctx->body, "payment_code", &code);
 
-    return ngx_http_cvc_hash_step(r, ctx, &code, NULL, 1,
-                                  ngx_http_cvc_ops_beneficiary_coded);
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_cvc_module);
+
+    if (ngx_http_cvc_code_hash(r->pool, &mcf->payment_code_key, &code,
+                               &code_hash)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_cvc_ops_beneficiary_coded(r, ctx, NGX_OK, &code_hash);
 }
 
 

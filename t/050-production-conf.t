@@ -28,6 +28,8 @@ system("openssl req -x509 -newkey rsa:2048 -nodes -days 1 "
        . "-subj /CN=127.0.0.1 -keyout $dir/key.pem "
        . "-out $dir/cert.pem 2>/dev/null") == 0
     or BAIL_OUT('openssl could not make a certificate');
+system("umask 077 && openssl rand -out $dir/payment_code.key 32") == 0
+    or BAIL_OUT('openssl could not make a key');
 
 my %vars = (MODULE => $module, RUN => $dir, PG_HOST => '127.0.0.1',
             PG_PORT => $ENV{CVC_PG_PORT}, REDIS_HOST => '127.0.0.1',
@@ -35,6 +37,7 @@ my %vars = (MODULE => $module, RUN => $dir, PG_HOST => '127.0.0.1',
             PUBLIC_URL => "https://127.0.0.1:$port",
             TRUSTED_PROXY => '127.0.0.1', PORT => "127.0.0.1:$port",
             CERT => "$dir/cert.pem", CERT_KEY => "$dir/key.pem",
+            PAYMENT_CODE_KEY => "$dir/payment_code.key",
             OPS_LISTEN => "127.0.0.1:$ops_port", OPS_TOKEN => $token,
             SMTP_HOST => '127.0.0.1', SMTP_PORT => $ENV{CVC_SMTP_PORT},
             MAIL_DOMAIN => 'example.fr');

@@ -582,8 +582,14 @@ comment on function cvc.payment_code_failed(text, int, text, text) is
     'Records a wrong payment code; the 3rd in a row locks the code.';
 
 
+-- p_code_hash: the code's keyed hash, where it was checked against an
+-- scrypt one (codes hashed before cvc_payment_code_key): stored with the
+-- payment, so that the next payment checks it on the event loop
+drop function if exists cvc.pr_pay(text, text, bigint, text, text);
+
 create or replace function cvc.pr_pay(p_customer text, p_pr text,
-    p_amount bigint, p_client_ip text, p_request_id text)
+    p_amount bigint, p_client_ip text, p_request_id text,
+    p_code_hash text default null)
 returns jsonb language plpgsql as $$
 declare
     p cvc.payment_requests := cvc.pr_lock('customer', p_customer, p_pr);
@@ -598,6 +604,11 @@ begin
         perform cvc.fail(423, 'payment_code_locked',
                          'The payment code is locked after 3 wrong codes: '
                          'set a new one.');
+    end if;
+
+    if p_code_hash is not null then
+        update cvc.beneficiaries set payment_code_hash = p_code_hash
+        where id = p_customer;
     end if;
 
     if p.status <> 'awaiting_payment' or cvc.now() > p.pay_by then
@@ -657,7 +668,7 @@ begin
 end
 $$;
 
-comment on function cvc.pr_pay(text, text, bigint, text, text) is
+comment on function cvc.pr_pay(text, text, bigint, text, text, text) is
     'POST /api/v1/customer/payment-requests/{id}/pay: the wallet is '
     'debited at once (402 if it can''t be).';
 
