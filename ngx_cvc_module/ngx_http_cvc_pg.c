@@ -5,7 +5,13 @@
  * queue of operations waiting for one.  A connection is opened when work
  * needs it and none is idle, so a restarted PostgreSQL is reconnected to
  * by the next query.  Every operation has a timer from the moment it is
- * asked for: queued or in flight, it ends by then.
+ * asked for: queued or in flight, it ends by then; and PostgreSQL ends
+ * the statement by then too (statement_timeout, set at connect), so that
+ * a query given up on does not go on running.
+ *
+ * Every SQL text the module sends is a literal: each connection prepares
+ * it the first time it meets it (PQsendPrepare, one more round trip, once)
+ * and then runs the prepared statement, with no parse or plan a request.
  */
 
 
@@ -20,12 +26,20 @@ typedef enum {
 } ngx_http_cvc_pg_state_e;
 
 
+#define NGX_HTTP_CVC_PG_STATEMENTS  64
+
+
 typedef struct {
     PGconn                     *conn;
     ngx_connection_t           *c;
     ngx_http_cvc_pg_state_e     state;
     ngx_http_cvc_pg_op_t       *op;
     PGresult                   *result;
+
+    /* the SQL texts prepared on this connection: statement "cvc<i>" */
+    const char                 *prepared[NGX_HTTP_CVC_PG_STATEMENTS];
+    ngx_uint_t                  nprepared;
+    unsigned                    preparing:1;
 } ngx_http_cvc_pg_conn_t;
 
 
@@ -49,15 +63,19 @@ typedef struct {
     ngx_http_cvc_main_conf_t   *mcf;
     ngx_log_t                  *log;
     char                       *conninfo;
+    char                       *options;    /* its own, and the timeout */
 } ngx_http_cvc_pg_pool_t;
 
 
+static ngx_int_t ngx_http_cvc_pg_options(ngx_cycle_t *cycle,
+    ngx_http_cvc_main_conf_t *mcf);
 static ngx_int_t ngx_http_cvc_pg_connect(ngx_http_cvc_pg_conn_t *pc);
 static void ngx_http_cvc_pg_connect_handler(ngx_event_t *ev);
 static ngx_int_t ngx_http_cvc_pg_poll(ngx_http_cvc_pg_conn_t *pc);
 static void ngx_http_cvc_pg_connect_failed(ngx_http_cvc_pg_conn_t *pc);
 static void ngx_http_cvc_pg_send(ngx_http_cvc_pg_conn_t *pc,
     ngx_http_cvc_pg_op_t *op);
+static ngx_int_t ngx_http_cvc_pg_send_prepared(ngx_http_cvc_pg_conn_t *pc);
 static void ngx_http_cvc_pg_flush(ngx_http_cvc_pg_conn_t *pc);
 static void ngx_http_cvc_pg_handler(ngx_event_t *ev);
 static void ngx_http_cvc_pg_read(ngx_http_cvc_pg_conn_t *pc);
@@ -96,6 +114,10 @@ ngx_http_cvc_pg_init_process(ngx_cycle_t *cycle,
 
     (void) ngx_cpystrn((u_char *) ngx_http_cvc_pg.conninfo,
                        mcf->pg.conninfo.data, mcf->pg.conninfo.len + 1);
+
+    if (ngx_http_cvc_pg_options(cycle, mcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
     ngx_http_cvc_pg.nconns = mcf->pg.size;
     ngx_queue_init(&ngx_http_cvc_pg.waiting);
@@ -246,12 +268,72 @@ ngx_http_cvc_pg_detach(ngx_http_cvc_pg_op_t *op)
 }
 
 
+/*
+ * The connection's "options": those of cvc_postgres, then
+ * "-c statement_timeout=<cvc_query_timeout>", so that PostgreSQL gives up
+ * a statement when the module does.
+ */
+
+static ngx_int_t
+ngx_http_cvc_pg_options(ngx_cycle_t *cycle, ngx_http_cvc_main_conf_t *mcf)
+{
+    char               *err, *given;
+    size_t              len;
+    PQconninfoOption   *opts, *o;
+
+    err = NULL;
+    opts = PQconninfoParse(ngx_http_cvc_pg.conninfo, &err);
+
+    if (opts == NULL) {
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+                      "cvc pg: cvc_postgres: %s", err ? err : "no memory");
+        PQfreemem(err);
+        return NGX_ERROR;
+    }
+
+    given = NULL;
+
+    for (o = opts; o->keyword != NULL; o++) {
+        if (ngx_strcmp(o->keyword, "options") == 0 && o->val != NULL) {
+            given = o->val;
+        }
+    }
+
+    len = (given ? ngx_strlen(given) + 1 : 0)
+          + sizeof("-c statement_timeout=") - 1 + NGX_INT_T_LEN + 1;
+
+    ngx_http_cvc_pg.options = ngx_pnalloc(cycle->pool, len);
+    if (ngx_http_cvc_pg.options == NULL) {
+        PQconninfoFree(opts);
+        return NGX_ERROR;
+    }
+
+    (void) ngx_sprintf((u_char *) ngx_http_cvc_pg.options,
+                       "%s%s-c statement_timeout=%M%Z",
+                       given ? given : "", given ? " " : "",
+                       mcf->query_timeout);
+
+    PQconninfoFree(opts);
+
+    return NGX_OK;
+}
+
+
 static ngx_int_t
 ngx_http_cvc_pg_connect(ngx_http_cvc_pg_conn_t *pc)
 {
     ngx_connection_t  *c;
 
-    pc->conn = PQconnectStart(ngx_http_cvc_pg.conninfo);
+    const char *const  keywords[] = { "dbname", "options", NULL };
+    const char        *values[3];
+
+    /* dbname is the whole conninfo, expanded; options come after it */
+
+    values[0] = ngx_http_cvc_pg.conninfo;
+    values[1] = ngx_http_cvc_pg.options;
+    values[2] = NULL;
+
+    pc->conn = PQconnectStartParams(keywords, values, 1);
 
     if (pc->conn == NULL) {
         ngx_log_error(NGX_LOG_ERR, ngx_http_cvc_pg.log, 0,
@@ -415,18 +497,67 @@ ngx_http_cvc_pg_connect_failed(ngx_http_cvc_pg_conn_t *pc)
 static void
 ngx_http_cvc_pg_send(ngx_http_cvc_pg_conn_t *pc, ngx_http_cvc_pg_op_t *op)
 {
+    int          ok;
+    u_char       name[NGX_INT_T_LEN + 4];
+    ngx_uint_t   i;
+
     pc->state = NGX_HTTP_CVC_PG_BUSY;
     pc->op = op;
     op->pc = pc;
 
-    if (!PQsendQueryParams(pc->conn, op->sql, op->nparams, NULL, op->values,
-                           NULL, NULL, 0))
-    {
-        ngx_http_cvc_pg_fail(pc, "PQsendQueryParams() failed");
+    for (i = 0; i < pc->nprepared; i++) {
+        if (pc->prepared[i] == op->sql) {
+            break;
+        }
+    }
+
+    if (i < pc->nprepared) {
+        ok = (ngx_http_cvc_pg_send_prepared(pc) == NGX_OK);
+
+    } else if (pc->nprepared < NGX_HTTP_CVC_PG_STATEMENTS) {
+
+        /* first met on this connection: prepared, then run (read()) */
+
+        (void) ngx_sprintf(name, "cvc%ui%Z", pc->nprepared);
+
+        pc->preparing = 1;
+        ok = PQsendPrepare(pc->conn, (char *) name, op->sql, op->nparams,
+                           NULL);
+
+    } else {
+        ok = PQsendQueryParams(pc->conn, op->sql, op->nparams, NULL,
+                               op->values, NULL, NULL, 0);
+    }
+
+    if (!ok) {
+        ngx_http_cvc_pg_fail(pc, "sending a query failed");
         return;
     }
 
     ngx_http_cvc_pg_flush(pc);
+}
+
+
+/* runs the statement prepared for pc->op's SQL */
+
+static ngx_int_t
+ngx_http_cvc_pg_send_prepared(ngx_http_cvc_pg_conn_t *pc)
+{
+    u_char                 name[NGX_INT_T_LEN + 4];
+    ngx_uint_t             i;
+    ngx_http_cvc_pg_op_t  *op = pc->op;
+
+    for (i = 0; pc->prepared[i] != op->sql; i++) { /* void */ }
+
+    (void) ngx_sprintf(name, "cvc%ui%Z", i);
+
+    if (!PQsendQueryPrepared(pc->conn, (char *) name, op->nparams,
+                             op->values, NULL, NULL, 0))
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
 }
 
 
@@ -535,6 +666,29 @@ ngx_http_cvc_pg_complete(ngx_http_cvc_pg_conn_t *pc, ngx_int_t rc)
     op = pc->op;
     res = pc->result;
 
+    if (pc->preparing && op != NULL) {
+        pc->preparing = 0;
+
+        if (res != NULL && PQresultStatus(res) == PGRES_COMMAND_OK) {
+
+            /* prepared: now the query itself */
+
+            PQclear(res);
+            pc->result = NULL;
+            pc->prepared[pc->nprepared++] = op->sql;
+
+            if (ngx_http_cvc_pg_send_prepared(pc) != NGX_OK) {
+                ngx_http_cvc_pg_fail(pc, "PQsendQueryPrepared() failed");
+                return;
+            }
+
+            ngx_http_cvc_pg_flush(pc);
+            return;
+        }
+
+        /* an SQL text that can't be prepared answers as its query would */
+    }
+
     pc->op = NULL;
     pc->result = NULL;
     pc->state = NGX_HTTP_CVC_PG_IDLE;
@@ -631,6 +785,10 @@ ngx_http_cvc_pg_close(ngx_http_cvc_pg_conn_t *pc)
         pc->conn = NULL;
     }
 
+    /* a statement lives as long as its session */
+
+    pc->nprepared = 0;
+    pc->preparing = 0;
     pc->state = NGX_HTTP_CVC_PG_CLOSED;
 }
 
