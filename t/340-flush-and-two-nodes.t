@@ -123,6 +123,9 @@ $dir2 = File::Temp::tempdir('cvc-node2-XXXXXX', TMPDIR => 1, CLEANUP => 1);
 chmod 0755, $dir2;
 mkdir "$dir2/$_" for qw(logs tmp);
 chmod 01777, "$dir2/tmp";
+# the nodes share the payment codes' key, as they must (docs/operations.md)
+system('cp', '-p', "$run/payment_code.key", "$dir2/payment_code.key") == 0
+    or die "can't copy the payment-code key";
 $port2 = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
                                Proto => 'tcp', Listen => 1)->sockport;
 my ($port1) = $ENV{CVC_TEST_URL} =~ /:(\d+)$/;
