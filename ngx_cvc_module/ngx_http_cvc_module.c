@@ -341,7 +341,7 @@ ngx_http_cvc_init_main_conf(ngx_conf_t *cf, void *conf)
     static ngx_str_t  default_pool = ngx_string("default");
 
     ngx_conf_init_uint_value(mcf->pg.size, 4);
-    ngx_conf_init_uint_value(mcf->pg.queue, 256);
+    ngx_conf_init_uint_value(mcf->pg.queue, 1024);
     ngx_conf_init_uint_value(mcf->redis.size, 2);
     ngx_conf_init_msec_value(mcf->connect_timeout, 2000);
     ngx_conf_init_msec_value(mcf->query_timeout, 5000);
