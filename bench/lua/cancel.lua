@@ -6,11 +6,17 @@ local bench = require "common"
 local pool
 
 function init(args)
-    pool = bench.lines("cancel")
+    pool = bench.pool("cancel")
 end
 
 function request()
-    local p = bench.next(pool, true)          -- token, id
+    local p = bench.take(pool)                -- token, id
+    local h = bench.json_headers(p[1])
+    h["X-Request-Id"] = p[2]
     return wrk.format("POST", "/api/v1/payment-requests/" .. p[2] .. "/cancel",
-                      bench.json_headers(p[1]), "{}")
+                      h, "{}")
+end
+
+function response(status, headers, body)
+    bench.give_back(pool, status, headers)
 end

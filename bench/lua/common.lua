@@ -3,9 +3,7 @@
 -- bench/run gives, in the environment: BENCH_DATA (the folder of the
 -- lists it wrote), BENCH_THREADS (wrk's -t), BENCH_RUN (a name unique to
 -- this run, for basket numbers). Each thread walks its share of a list:
--- lines t, t + threads, t + 2 * threads, ... A pool (requests that can be
--- acted on once) that runs out wraps round and says so: its requests then
--- fail (409), which the table shows.
+-- lines t, t + threads, t + 2 * threads, ...
 
 local bench = {}
 
@@ -36,16 +34,45 @@ function bench.lines(name)
     return list
 end
 
--- the next item of a list; once = a pool: running out is told
+-- the next item of a list, round and round
 local at = {}
-function bench.next(list, once)
+function bench.next(list)
     local i = (at[list] or 0) + 1
-    if i > #list then
-        i = 1
-        if once then exhausted = 1 end
-    end
+    if i > #list then i = 1 end
     at[list] = i
     return list[i]
+end
+
+-- A pool: lines "token id" of requests that can be acted on once. A
+-- request answered 503 or 429 (refused before anything was done: a full
+-- queue, a limit) is given back, known by the X-Request-Id it was sent
+-- with (its id), and taken again. A pool used up wraps round and says so.
+function bench.pool(name)
+    local p = { list = bench.lines(name), at = 0, back = {}, by_id = {} }
+    for _, words in ipairs(p.list) do p.by_id[words[2]] = words end
+    return p
+end
+
+function bench.take(p)
+    local n = #p.back
+    if n > 0 then
+        local words = p.back[n]
+        p.back[n] = nil
+        return words
+    end
+    p.at = p.at + 1
+    if p.at > #p.list then
+        p.at = 1
+        exhausted = 1
+    end
+    return p.list[p.at]
+end
+
+function bench.give_back(p, status, headers)
+    if status == 503 or status == 429 then
+        local words = p.by_id[headers["X-Request-Id"] or ""]
+        if words then table.insert(p.back, words) end
+    end
 end
 
 -- a client address of its own for every request, in 127.0.0.0/8 (nginx

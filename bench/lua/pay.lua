@@ -9,13 +9,18 @@ local bench = require "common"
 local pool
 
 function init(args)
-    pool = bench.lines("pay")
+    pool = bench.pool("pay")
 end
 
 function request()
-    local p = bench.next(pool, true)          -- token, id
+    local p = bench.take(pool)                -- token, id
     local h = bench.json_headers(p[1])
     h["X-Forwarded-For"] = bench.xff()
+    h["X-Request-Id"] = p[2]
     return wrk.format("POST", "/api/v1/customer/payment-requests/" .. p[2]
                       .. "/pay", h, '{"payment_code": "123456"}')
+end
+
+function response(status, headers, body)
+    bench.give_back(pool, status, headers)
 end
