@@ -15,8 +15,15 @@ create table if not exists bench.pool (
     primary key (kind, n)
 );
 
+-- pgbench takes the next request of its pools by these, all its clients
+-- alike, so that no row is skipped
+create sequence if not exists bench.pgb_pay;
+create sequence if not exists bench.pgb_confirm;
+create sequence if not exists bench.pgb_cancel;
+
 grant usage on schema bench to cvc;
 grant select on bench.pool to cvc;
+grant usage on all sequences in schema bench to cvc;
 
 
 -- the accounts: beneficiaries 777xxxxxxxx (they pay) and 778xxxxxxxx (they

@@ -1,8 +1,6 @@
 -- POST /api/v1/customer/payment-requests/{id}/pay: the payment code's
 -- state, then the payment (the code itself is checked by scrypt in the
--- module's thread pool, the strikes in Redis: no SQL), on this client's
--- next request of the pool
-\set n :first + :client_id + :clients * :k
-\set k :k + 1
-select cvc.payment_code_state((select customer from bench.pool where kind = 'pgb_pay' and n = :n));
-select cvc.pr_pay((select customer from bench.pool where kind = 'pgb_pay' and n = :n), (select id from bench.pool where kind = 'pgb_pay' and n = :n), null, '127.0.0.1', 'pgbench');
+-- module's thread pool, the strikes in Redis: no SQL), on the next request
+-- of the pool (bench.pgb_pay numbers them for all the clients)
+select cvc.payment_code_state(p.customer) from bench.pool p where p.kind = 'pgb_pay' and p.n = (select nextval('bench.pgb_pay'));
+select cvc.pr_pay(p.customer, p.id, null, '127.0.0.1', 'pgbench') from bench.pool p where p.kind = 'pgb_pay' and p.n = (select currval('bench.pgb_pay'));
