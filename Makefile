@@ -6,7 +6,9 @@
 #   make test         full test suite in a throw-away stack (T=t/010-x.t to narrow)
 #   make deps         install the Debian packages we need
 #   make web          build the web front end into web/dist (plain ES modules)
-#   make bench / clean
+#   make bench        the hot endpoints under wrk, beside pgbench and nginx
+#                     alone; the table goes to docs/performance.md
+#   make clean
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := all
@@ -49,7 +51,10 @@ PACKAGES := nginx nginx-dev libhiredis-dev libpq-dev libjansson-dev libssl-dev \
             postgresql redis-server libxlsxwriter-dev libcurl4-openssl-dev \
             python3-aiosmtpd gcc libc6-dev make perl curl procps openssl
 
-.PHONY: all deps web web-deps run stop test bench clean FORCE
+# make bench's load generators (pgbench comes with postgresql)
+BENCH_PACKAGES := wrk
+
+.PHONY: all deps web web-deps run stop test bench bench-deps clean FORCE
 
 all: $(MODULE)
 
@@ -142,8 +147,21 @@ stop:
 test: deps all web web-deps
 	CVC_MODULE=$(MODULE) scripts/run-tests $(T)
 
-bench:
-	@if [ -x bench/run ]; then bench/run; else echo "no bench/run yet"; fi
+# The stack's packages and wrk, those missing only (not the web's)
+bench-deps:
+	@missing=""; \
+	for p in $(PACKAGES) $(BENCH_PACKAGES); do \
+	  dpkg -s $$p 2>/dev/null | grep -q '^Status: install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get update -q && apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+
+# On a throw-away stack of its own (bench/run; BENCH_* settings there)
+bench: bench-deps all
+	CVC_MODULE=$(MODULE) bench/run
 
 clean:
 	rm -rf build
