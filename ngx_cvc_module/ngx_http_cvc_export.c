@@ -62,8 +62,11 @@ typedef struct {
     ngx_str_t                       key;        /* cvc:export:<account> */
     ngx_str_t                       token;      /* the lock's, this one's */
     ngx_event_t                     refresh;
+    ngx_http_cvc_task_t            *task;
+    ngx_queue_t                     queue;      /* waiting for a place */
     unsigned                        locked:1;
     unsigned                        counted:1;
+    unsigned                        waiting:1;
 } ngx_http_cvc_export_ctx_t;
 
 
@@ -72,6 +75,8 @@ typedef struct {
     PGconn                        **idle;
     ngx_uint_t                      nidle;
     ngx_uint_t                      running;    /* exports counted */
+    ngx_queue_t                     waiting;    /* locked, for a place */
+    ngx_uint_t                      nwaiting;
     ngx_http_cvc_main_conf_t       *mcf;
     ngx_log_t                      *log;
 } ngx_http_cvc_export_pool_t;
@@ -81,6 +86,8 @@ static ngx_int_t ngx_http_cvc_export_refuse(ngx_http_request_t *r,
     ngx_uint_t status, const char *code, const char *message);
 static void ngx_http_cvc_export_locked(void *data, ngx_int_t rc,
     redisReply *reply);
+static void ngx_http_cvc_export_start(ngx_http_cvc_export_ctx_t *ex);
+static void ngx_http_cvc_export_next(void);
 static void ngx_http_cvc_export_refresh(ngx_event_t *ev);
 static void ngx_http_cvc_export_script(ngx_http_cvc_export_ctx_t *ex,
     const char *script);
@@ -191,6 +198,7 @@ ngx_http_cvc_export_init_process(ngx_cycle_t *cycle,
 {
     ngx_http_cvc_export_pool.mcf = mcf;
     ngx_http_cvc_export_pool.log = cycle->log;
+    ngx_queue_init(&ngx_http_cvc_export_pool.waiting);
 
     if (mcf->export_connections == 0) {
         return NGX_OK;
@@ -247,10 +255,14 @@ ngx_http_cvc_export(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
     mcf = ngx_http_get_module_main_conf(r, ngx_http_cvc_module);
     clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
 
-    if (ngx_http_cvc_export_pool.running >= mcf->export_max) {
+    if (ngx_http_cvc_export_pool.running >= mcf->export_max
+        && ngx_http_cvc_export_pool.nwaiting >= mcf->export_queue)
+    {
         ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                      "cvc export: %ui exports run in this worker, "
-                      "one more is refused", ngx_http_cvc_export_pool.running);
+                      "cvc export: %ui exports run in this worker and %ui "
+                      "wait, one more is refused",
+                      ngx_http_cvc_export_pool.running,
+                      ngx_http_cvc_export_pool.nwaiting);
 
         return ngx_http_cvc_export_refuse(r, NGX_HTTP_SERVICE_UNAVAILABLE,
                                   "unavailable",
@@ -312,11 +324,7 @@ ngx_http_cvc_export(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
     task->done = ngx_http_cvc_export_done;
     task->cleanup = ngx_http_cvc_export_end;
     task->data = r;
-
-    /* the worker's count, at once: no other export takes this place */
-
-    ngx_http_cvc_export_pool.running++;
-    ex->counted = 1;
+    ex->task = task;
 
     /* the account's lock: SET key token NX PX ttl */
 
@@ -419,19 +427,21 @@ ngx_http_cvc_export_locked(void *data, ngx_int_t rc, redisReply *reply)
     ctx = ngx_http_get_module_ctx(r, ngx_http_cvc_module);
 
     if (status == NGX_HTTP_OK) {
-        ex->conn = ngx_http_cvc_export_take();
-
         ngx_add_timer(&ex->refresh, NGX_HTTP_CVC_EXPORT_LOCK_TTL / 3);
 
-        if (ngx_http_cvc_task_post(task) == NGX_AGAIN) {
+        if (ngx_http_cvc_export_pool.running
+            >= ngx_http_cvc_export_pool.mcf->export_max)
+        {
+            /* it waits for a place, its lock kept alive meanwhile */
+
+            ngx_queue_insert_tail(&ngx_http_cvc_export_pool.waiting,
+                                  &ex->queue);
+            ngx_http_cvc_export_pool.nwaiting++;
+            ex->waiting = 1;
             return;
         }
 
-        /* freed, and what it held given back */
-
-        ctx->task = NULL;
-        ngx_http_cvc_finalize(r, ngx_http_cvc_send_unavailable(r,
-                                                     "The thread pool"));
+        ngx_http_cvc_export_start(ex);
         return;
     }
 
@@ -450,12 +460,82 @@ ngx_http_cvc_export_locked(void *data, ngx_int_t rc, redisReply *reply)
 }
 
 
+/* a place in the worker: the export goes to a thread */
+
+static void
+ngx_http_cvc_export_start(ngx_http_cvc_export_ctx_t *ex)
+{
+    ngx_http_request_t   *r;
+    ngx_http_cvc_ctx_t   *ctx;
+    ngx_http_cvc_task_t  *task = ex->task;
+
+    ngx_http_cvc_export_pool.running++;
+    ex->counted = 1;
+    ex->conn = ngx_http_cvc_export_take();
+
+    r = task->data;
+
+    if (ngx_http_cvc_task_post(task) == NGX_AGAIN) {
+        return;
+    }
+
+    /* freed, and what it held given back */
+
+    if (r != NULL) {
+        ctx = ngx_http_get_module_ctx(r, ngx_http_cvc_module);
+        ctx->task = NULL;
+        ngx_http_cvc_finalize(r, ngx_http_cvc_send_unavailable(r,
+                                                     "The thread pool"));
+    }
+}
+
+
+/* a place is free: the export that waited longest takes it */
+
+static void
+ngx_http_cvc_export_next(void)
+{
+    ngx_queue_t                *q;
+    ngx_http_cvc_export_ctx_t  *ex;
+
+    while (ngx_http_cvc_export_pool.running
+               < ngx_http_cvc_export_pool.mcf->export_max
+           && !ngx_queue_empty(&ngx_http_cvc_export_pool.waiting))
+    {
+        q = ngx_queue_head(&ngx_http_cvc_export_pool.waiting);
+        ngx_queue_remove(q);
+        ngx_http_cvc_export_pool.nwaiting--;
+
+        ex = ngx_queue_data(q, ngx_http_cvc_export_ctx_t, queue);
+        ex->waiting = 0;
+
+        if (ex->task->done == NULL) {
+
+            /* its client went away while it waited */
+
+            ngx_http_cvc_task_free(ex->task);
+            continue;
+        }
+
+        ngx_http_cvc_export_start(ex);
+    }
+}
+
+
 /* while the export runs, its lock lives on */
 
 static void
 ngx_http_cvc_export_refresh(ngx_event_t *ev)
 {
     ngx_http_cvc_export_ctx_t  *ex = ev->data;
+
+    if (ex->waiting && ex->task->done == NULL) {
+
+        /* its client went away while it waited: its lock goes with it */
+
+        ngx_http_cvc_task_free(ex->task);
+        return;
+    }
 
     ngx_http_cvc_export_script(ex, ngx_http_cvc_export_lua_refresh);
 
@@ -603,9 +683,16 @@ ngx_http_cvc_export_end(void *data)
         ngx_http_cvc_export_script(ex, ngx_http_cvc_export_lua_release);
     }
 
+    if (ex->waiting) {
+        ex->waiting = 0;
+        ngx_queue_remove(&ex->queue);
+        ngx_http_cvc_export_pool.nwaiting--;
+    }
+
     if (ex->counted) {
         ex->counted = 0;
         ngx_http_cvc_export_pool.running--;
+        ngx_http_cvc_export_next();
     }
 }
 

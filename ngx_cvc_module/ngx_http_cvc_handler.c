@@ -41,6 +41,7 @@ ngx_http_cvc_handler(ngx_http_request_t *r)
     }
 
     ngx_http_set_ctx(r, ctx, ngx_http_cvc_module);
+    ctx->request = r;
 
     if (ngx_http_cvc_set_request_id(r, ctx) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -748,6 +749,8 @@ static void
 ngx_http_cvc_cleanup(void *data)
 {
     ngx_http_cvc_ctx_t  *ctx = data;
+
+    ngx_http_cvc_health_detach(ctx);
 
     if (ctx->pg_op != NULL) {
         ngx_http_cvc_pg_detach(ctx->pg_op);

@@ -1,67 +1,117 @@
 
 /*
  * CVC gateway: GET /api/v1/health, a real round trip to each backend,
- * both at once.
+ * both at once.  One probe at a time per worker: the health checks that
+ * come while a probe is in flight wait for it and get its answer, so that
+ * a load of checks costs the backends one query and one PING at a time,
+ * not one each, and never fills the PostgreSQL queue.  A check never gets
+ * an answer older than its own arrival by more than one probe's time.
  */
 
 
 #include "ngx_http_cvc_module.h"
 
 
+typedef struct {
+    ngx_queue_t                     waiting;    /* the ctx->health links */
+    ngx_uint_t                      pending;    /* answers still to come */
+    ngx_int_t                       pg_rc;
+    ngx_int_t                       redis_rc;
+    ngx_http_cvc_pg_op_t           *pg_op;
+    ngx_http_cvc_redis_cmd_t       *redis_cmd;
+} ngx_http_cvc_health_probe_t;
+
+
+static void ngx_http_cvc_health_probe(void);
 static void ngx_http_cvc_health_pg(void *data, ngx_int_t rc, PGresult *res);
 static void ngx_http_cvc_health_redis(void *data, ngx_int_t rc,
     redisReply *reply);
+static void ngx_http_cvc_health_answer(void);
 static ngx_int_t ngx_http_cvc_health_send(ngx_http_request_t *r,
-    ngx_http_cvc_ctx_t *ctx);
+    ngx_int_t pg_rc, ngx_int_t redis_rc);
+
+
+static ngx_http_cvc_health_probe_t  ngx_http_cvc_health_state;
 
 
 ngx_int_t
 ngx_http_cvc_health(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx)
 {
+    ngx_http_cvc_health_probe_t  *hp = &ngx_http_cvc_health_state;
+
+    if (hp->waiting.next == NULL) {
+        ngx_queue_init(&hp->waiting);
+    }
+
+    if (hp->pending == 0) {
+        ngx_http_cvc_health_probe();
+
+        if (hp->pending == 0) {
+            /* both backends refused at once */
+            return ngx_http_cvc_health_send(r, hp->pg_rc, hp->redis_rc);
+        }
+    }
+
+    ngx_queue_insert_tail(&hp->waiting, &ctx->health);
+    ctx->health_waiting = 1;
+
+    return NGX_DONE;
+}
+
+
+/* a check that goes away before the probe ends */
+
+void
+ngx_http_cvc_health_detach(ngx_http_cvc_ctx_t *ctx)
+{
+    if (ctx->health_waiting) {
+        ngx_queue_remove(&ctx->health);
+        ctx->health_waiting = 0;
+    }
+}
+
+
+static void
+ngx_http_cvc_health_probe(void)
+{
+    ngx_http_cvc_health_probe_t  *hp = &ngx_http_cvc_health_state;
+
     static const char  *ping[] = { "PING" };
     static size_t       ping_len[] = { 4 };
 
-    ctx->pg_rc = NGX_ERROR;
-    ctx->redis_rc = NGX_ERROR;
+    hp->pg_rc = NGX_ERROR;
+    hp->redis_rc = NGX_ERROR;
+    hp->pending = 2;
 
-    if (ngx_http_cvc_pg_query(&ctx->pg_op, "SELECT 1", 0, NULL,
-                              ngx_http_cvc_health_pg, r)
-        == NGX_AGAIN)
+    if (ngx_http_cvc_pg_query(&hp->pg_op, "SELECT 1", 0, NULL,
+                              ngx_http_cvc_health_pg, hp)
+        != NGX_AGAIN)
     {
-        ctx->pending++;
+        hp->pending--;
     }
 
-    if (ngx_http_cvc_redis_command(&ctx->redis_cmd, 1, ping, ping_len,
-                                   ngx_http_cvc_health_redis, r)
-        == NGX_AGAIN)
+    if (ngx_http_cvc_redis_command(&hp->redis_cmd, 1, ping, ping_len,
+                                   ngx_http_cvc_health_redis, hp)
+        != NGX_AGAIN)
     {
-        ctx->pending++;
+        hp->pending--;
     }
-
-    if (ctx->pending > 0) {
-        return NGX_DONE;
-    }
-
-    return ngx_http_cvc_health_send(r, ctx);
 }
 
 
 static void
 ngx_http_cvc_health_pg(void *data, ngx_int_t rc, PGresult *res)
 {
-    ngx_http_request_t  *r = data;
+    ngx_http_cvc_health_probe_t  *hp = data;
 
-    ngx_http_cvc_ctx_t  *ctx;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_cvc_module);
-    ctx->pg_op = NULL;
+    hp->pg_op = NULL;
 
     if (rc == NGX_OK && PQresultStatus(res) == PGRES_TUPLES_OK) {
-        ctx->pg_rc = NGX_OK;
+        hp->pg_rc = NGX_OK;
     }
 
-    if (--ctx->pending == 0) {
-        ngx_http_cvc_finalize(r, ngx_http_cvc_health_send(r, ctx));
+    if (--hp->pending == 0) {
+        ngx_http_cvc_health_answer();
     }
 }
 
@@ -69,25 +119,58 @@ ngx_http_cvc_health_pg(void *data, ngx_int_t rc, PGresult *res)
 static void
 ngx_http_cvc_health_redis(void *data, ngx_int_t rc, redisReply *reply)
 {
-    ngx_http_request_t  *r = data;
+    ngx_http_cvc_health_probe_t  *hp = data;
 
-    ngx_http_cvc_ctx_t  *ctx;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_cvc_module);
-    ctx->redis_cmd = NULL;
+    hp->redis_cmd = NULL;
 
     if (rc == NGX_OK && reply->type == REDIS_REPLY_STATUS) {
-        ctx->redis_rc = NGX_OK;
+        hp->redis_rc = NGX_OK;
     }
 
-    if (--ctx->pending == 0) {
-        ngx_http_cvc_finalize(r, ngx_http_cvc_health_send(r, ctx));
+    if (--hp->pending == 0) {
+        ngx_http_cvc_health_answer();
+    }
+}
+
+
+/* every check that waited gets the probe's answer */
+
+static void
+ngx_http_cvc_health_answer(void)
+{
+    ngx_queue_t                   answered, *q;
+    ngx_http_cvc_ctx_t           *ctx;
+    ngx_http_cvc_health_probe_t  *hp = &ngx_http_cvc_health_state;
+
+    if (ngx_queue_empty(&hp->waiting)) {
+        return;
+    }
+
+    /* those that come while these are answered wait for a new probe */
+
+    answered = hp->waiting;
+    answered.next->prev = &answered;
+    answered.prev->next = &answered;
+    ngx_queue_init(&hp->waiting);
+
+    while (!ngx_queue_empty(&answered)) {
+        q = ngx_queue_head(&answered);
+        ngx_queue_remove(q);
+
+        ctx = ngx_queue_data(q, ngx_http_cvc_ctx_t, health);
+        ctx->health_waiting = 0;
+
+        ngx_http_cvc_finalize(ctx->request,
+                              ngx_http_cvc_health_send(ctx->request,
+                                                       hp->pg_rc,
+                                                       hp->redis_rc));
     }
 }
 
 
 static ngx_int_t
-ngx_http_cvc_health_send(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx)
+ngx_http_cvc_health_send(ngx_http_request_t *r, ngx_int_t pg_rc,
+    ngx_int_t redis_rc)
 {
     json_t      *json;
     ngx_int_t    rc;
@@ -95,12 +178,12 @@ ngx_http_cvc_health_send(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx)
 
     static ngx_str_t  retry_after = ngx_string("5");
 
-    ok = (ctx->pg_rc == NGX_OK && ctx->redis_rc == NGX_OK);
+    ok = (pg_rc == NGX_OK && redis_rc == NGX_OK);
 
     json = json_pack("{ssssssss}",
                      "status", ok ? "ok" : "down",
-                     "postgres", (ctx->pg_rc == NGX_OK) ? "ok" : "down",
-                     "redis", (ctx->redis_rc == NGX_OK) ? "ok" : "down",
+                     "postgres", (pg_rc == NGX_OK) ? "ok" : "down",
+                     "redis", (redis_rc == NGX_OK) ? "ok" : "down",
                      "version", NGX_HTTP_CVC_VERSION);
     if (json == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;

@@ -97,6 +97,13 @@ static ngx_command_t  ngx_http_cvc_commands[] = {
       offsetof(ngx_http_cvc_main_conf_t, export_connections),
       NULL },
 
+    { ngx_string("cvc_export_queue"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_cvc_main_conf_t, export_queue),
+      NULL },
+
     { ngx_string("cvc_export_max"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_num_slot,
@@ -318,6 +325,7 @@ ngx_http_cvc_create_main_conf(ngx_conf_t *cf)
     mcf->query_timeout = NGX_CONF_UNSET_MSEC;
     mcf->export_connections = NGX_CONF_UNSET_UINT;
     mcf->export_max = NGX_CONF_UNSET_UINT;
+    mcf->export_queue = NGX_CONF_UNSET_UINT;
     mcf->session_idle = NGX_CONF_UNSET_MSEC;
     mcf->session_max = NGX_CONF_UNSET_MSEC;
     mcf->pay_window = NGX_CONF_UNSET_MSEC;
@@ -347,6 +355,7 @@ ngx_http_cvc_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_msec_value(mcf->query_timeout, 5000);
     ngx_conf_init_uint_value(mcf->export_connections, 2);
     ngx_conf_init_uint_value(mcf->export_max, 2);
+    ngx_conf_init_uint_value(mcf->export_queue, 64);
     ngx_conf_init_msec_value(mcf->session_idle, 15 * 60 * 1000);
     ngx_conf_init_msec_value(mcf->session_max, 12 * 60 * 60 * 1000);
     ngx_conf_init_msec_value(mcf->pay_window, 15 * 60 * 1000);

@@ -92,6 +92,7 @@ typedef struct {
     ngx_thread_pool_t          *thread_pool;
     ngx_uint_t                  export_connections;
     ngx_uint_t                  export_max;
+    ngx_uint_t                  export_queue;
     ngx_msec_t                  session_idle;
     ngx_msec_t                  session_max;
     ngx_msec_t                  pay_window;
@@ -215,6 +216,7 @@ typedef struct {
 
 /* per request */
 struct ngx_http_cvc_ctx_s {
+    ngx_http_request_t             *request;
     ngx_str_t                       request_id;
     const ngx_http_cvc_route_t     *route;
     ngx_str_t                       params[NGX_HTTP_CVC_MAX_PARAMS];
@@ -228,6 +230,8 @@ struct ngx_http_cvc_ctx_s {
     ngx_http_cvc_redis_cmd_t       *redis_cmd;
     ngx_http_cvc_task_t            *task;
     ngx_http_cvc_strike_t          *strike;
+    ngx_queue_t                     health;     /* waiting for a probe */
+    unsigned                        health_waiting:1;
 
     /* resource state */
     ngx_uint_t                      pending;
@@ -496,6 +500,7 @@ ngx_int_t ngx_http_cvc_ops_clock_set(ngx_http_request_t *r,
 ngx_int_t ngx_http_cvc_ops_clock_clear(ngx_http_request_t *r,
     ngx_http_cvc_ctx_t *ctx);
 ngx_int_t ngx_http_cvc_health(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx);
+void ngx_http_cvc_health_detach(ngx_http_cvc_ctx_t *ctx);
 ngx_int_t ngx_http_cvc_ops_auth(ngx_http_request_t *r);
 ngx_int_t ngx_http_cvc_ops_convention(ngx_http_request_t *r,
     ngx_http_cvc_ctx_t *ctx);

@@ -1,11 +1,14 @@
 # Exports (issue 13, item 4): they run on PostgreSQL connections that the
 # worker keeps for them, not on a new connection each; one account runs
 # one export at a time (429 rate_limited for a second one); a worker runs
-# at most cvc_export_max (2) at once (503 unavailable for one more); a
-# PostgreSQL restart loses no export; without PostgreSQL or Redis, 503.
+# at most cvc_export_max (2) at once, and one more waits for a place
+# (cvc_export_queue, 1 in the test configuration): beyond, 503
+# unavailable; a PostgreSQL restart loses no export; without PostgreSQL or
+# Redis, 503.
 use strict;
 use warnings;
 use Test::More;
+use Time::HiRes ();
 use lib 't/lib';
 use CvcTest;
 use CvcExport;
@@ -19,6 +22,8 @@ my $ben = new_beneficiary();
 my $admin = merchant_login($conv->{id}, $conv->{password});
 my $seller = merchant_login($pos->{id}, $pos->{password});
 my $other_seller = merchant_login($other->{id}, $other->{password});
+my $third = new_pos($conv);
+my $third_seller = merchant_login($third->{id}, $third->{password});
 
 my $rows = 3000;
 seed_requests($pos->{id}, $ben->{id}, $rows, 0x29100000);
@@ -82,15 +87,26 @@ my $second = export_in_child($admin->{token}, "$dir/second.csv");
 ok(wait_until(10, sub { exports_waiting() == 2 }),
    'another account may export meanwhile');
 
-$r = refused($other_seller->{token});
-error_ok($r, 503, 'unavailable', 'a third export in the worker');
+# a third export waits for a place (its request reaches nginx in 0.5 s)
+my $waits = export_in_child($other_seller->{token}, "$dir/third.csv");
+Time::HiRes::sleep(0.5);
+is(exports_waiting(), 2, 'a third export in the worker is not in '
+                         . 'PostgreSQL: it waits');
+
+$r = refused($third_seller->{token});
+error_ok($r, 503, 'unavailable', 'a fourth export, the queue (1) full');
 like($r->{headers}{'retry-after'} // '', qr/^\d+$/, '... with Retry-After');
+like(error_log(), qr/cvc export: 2 exports run in this worker and 1 wait, /,
+     '... said so in the error log');
 
 release_exports($lock);
 
 is(child_status($first, "$dir/first.csv"), 200, 'the first export: 200');
 is(lines_of("$dir/first.csv"), $rows + 1, 'the first export: every row');
 is(child_status($second, "$dir/second.csv"), 200, 'the second export: 200');
+is(child_status($waits, "$dir/third.csv"), 200,
+   'the third, which waited: 200');
+is(lines_of("$dir/third.csv"), 10 + 1, '... every row');
 
 ($status) = export_file($seller->{token}, 'format=csv', "$dir/again.csv");
 is($status, 200, 'once the first has ended, the account exports again');
