@@ -355,7 +355,7 @@ ngx_http_cvc_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_msec_value(mcf->query_timeout, 5000);
     ngx_conf_init_uint_value(mcf->export_connections, 2);
     ngx_conf_init_uint_value(mcf->export_max, 2);
-    ngx_conf_init_uint_value(mcf->export_queue, 64);
+    ngx_conf_init_uint_value(mcf->export_queue, 256);
     ngx_conf_init_msec_value(mcf->session_idle, 15 * 60 * 1000);
     ngx_conf_init_msec_value(mcf->session_max, 12 * 60 * 60 * 1000);
     ngx_conf_init_msec_value(mcf->pay_window, 15 * 60 * 1000);
