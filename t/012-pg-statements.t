@@ -12,19 +12,6 @@ use CvcTest;
 
 client_ip('192.0.2.12');
 
-# as the superuser: the settings of a role, another role's backends
-sub psql_super {
-    my ($sql) = @_;
-    open my $fh, '-|', 'psql', '-XAtq', '-v', 'ON_ERROR_STOP=1', '-h',
-        '127.0.0.1', '-p', $ENV{CVC_PG_PORT}, '-U', 'postgres', '-d', 'cvc',
-        '-c', $sql or die "psql: $!";
-    local $/;
-    my $out = <$fh> // '';
-    close $fh or die "psql failed on: $sql\n";
-    $out =~ s/\n\z//;
-    return $out;
-}
-
 sub pg_log {
     open my $fh, '<', "$ENV{CVC_TEST_DIR}/logs/postgres.log" or return '';
     local $/;

@@ -107,38 +107,26 @@ sub child_status {
 my $EXPORT_QUERY = "query like 'select * from cvc.%\\_export(%' "
                    . "and pid <> pg_backend_pid()";
 
-# _stats($select) -> its output, as the superuser postgres: pg_stat_activity
-# shows the queries and waits of another role (the gateway's) to a
-# superuser only
-sub _stats {
-    my ($sql) = @_;
-    open my $fh, '-|', 'psql', '-XAtq', '-v', 'ON_ERROR_STOP=1', '-h',
-        '127.0.0.1', '-p', _env('CVC_PG_PORT'), '-U', 'postgres', '-d', 'cvc',
-        '-c', $sql or die "psql: $!";
-    local $/;
-    my $out = <$fh> // '';
-    close $fh or die "psql failed on: $sql\n";
-    $out =~ s/\n\z//;
-    return $out;
-}
+# (pg_stat_activity shows another role's queries and waits to a superuser
+# only: the exports run as the gateway's role)
 
 # exports_waiting() -> how many exports wait for the lock
 sub exports_waiting {
-    return _stats("select count(*) from pg_stat_activity "
-                  . "where $EXPORT_QUERY and wait_event_type = 'Lock'");
+    return CvcTest::psql_super("select count(*) from pg_stat_activity where "
+                               . "$EXPORT_QUERY and wait_event_type = 'Lock'");
 }
 
 # exports_active() -> how many export queries run in PostgreSQL
 sub exports_active {
-    return _stats("select count(*) from pg_stat_activity "
-                  . "where $EXPORT_QUERY and state = 'active'");
+    return CvcTest::psql_super("select count(*) from pg_stat_activity where "
+                               . "$EXPORT_QUERY and state = 'active'");
 }
 
 # export_backends() -> the pids of the connections exports use
 sub export_backends {
-    my $pids = _stats("select string_agg(pid::text, ' ' order by pid) "
-                      . "from pg_stat_activity "
-                      . "where application_name = 'cvc export'");
+    my $pids = CvcTest::psql_super(
+        "select string_agg(pid::text, ' ' order by pid) from pg_stat_activity "
+        . "where application_name = 'cvc export'");
     return grep { length } split / /, $pids;
 }
 

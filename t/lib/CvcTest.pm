@@ -21,8 +21,8 @@ use Time::HiRes ();
 use File::Temp ();
 use Digest::MD5 qw(md5_hex);
 
-our @EXPORT = qw(api ops parallel stack psql redis_cli wait_until error_log
-                 unique_digits ping_during);
+our @EXPORT = qw(api ops parallel stack psql psql_super redis_cli wait_until
+                 error_log unique_digits ping_during);
 
 my $JSON = JSON::PP->new->utf8->canonical->allow_nonref;
 
@@ -135,6 +135,22 @@ sub psql {
     my $out = <$fh> // '';
     close $fh or die "psql failed (status $?) on: $sql\n";
     $out =~ s/\n\z//;                       # chomp ($/ is undef here)
+    return $out;
+}
+
+# psql_super($sql) -> output, as the cluster's superuser postgres: for
+# what no role of the gateway may see or do (another role's backends in
+# pg_stat_activity, a role's settings)
+sub psql_super {
+    my ($sql) = @_;
+    my @cmd = ('psql', '-XAtq', '-v', 'ON_ERROR_STOP=1', '-h', '127.0.0.1',
+               '-p', _env('CVC_PG_PORT'), '-U', 'postgres', '-d', 'cvc',
+               '-c', $sql);
+    open my $fh, '-|', @cmd or die "psql: $!";
+    local $/;
+    my $out = <$fh> // '';
+    close $fh or die "psql failed (status $?) on: $sql\n";
+    $out =~ s/\n\z//;
     return $out;
 }
 
