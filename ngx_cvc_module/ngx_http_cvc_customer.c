@@ -128,7 +128,7 @@ ngx_http_cvc_customer_list(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
 /*
  * POST /api/v1/customer/payment-requests/{id}/pay {"payment_code",
  * "amount"?}: the code is checked against the 3 strikes (counted, then
- * hashed in the thread pool; the 3rd wrong one locks it); then one
+ * its keyed hash checked; the 3rd wrong one locks it); then one
  * transaction re-checks the lock and debits the wallet.
  */
 

@@ -66,6 +66,7 @@ struct ngx_http_cvc_task_s {
     void                          *data;
     void                          *ctx;
     ngx_thread_task_t             *thread;
+    ngx_event_t                    guard;   /* keeps an exiting worker */
 };
 
 

@@ -13,6 +13,7 @@
 
 static void ngx_http_cvc_task_run(void *data, ngx_log_t *log);
 static void ngx_http_cvc_task_done(ngx_event_t *ev);
+static void ngx_http_cvc_task_guard(ngx_event_t *ev);
 
 
 /* a task with size bytes of zeroed ctx */
@@ -61,6 +62,19 @@ ngx_http_cvc_task_post(ngx_http_cvc_task_t *task)
         return NGX_ERROR;
     }
 
+    /*
+     * A thread's work has no timer of its own, and a worker that is
+     * shutting down (a reload) exits once only cancelable timers are left:
+     * it would drop the request waiting for the task.  This timer, not
+     * cancelable, keeps the worker until the task has ended (bounded by
+     * worker_shutdown_timeout, where one is set).
+     */
+
+    task->guard.handler = ngx_http_cvc_task_guard;
+    task->guard.data = task;
+    task->guard.log = ngx_cycle->log;
+    ngx_add_timer(&task->guard, 60000);
+
     return NGX_AGAIN;
 }
 
@@ -70,6 +84,10 @@ ngx_http_cvc_task_post(ngx_http_cvc_task_t *task)
 void
 ngx_http_cvc_task_free(ngx_http_cvc_task_t *task)
 {
+    if (task->guard.timer_set) {
+        ngx_del_timer(&task->guard);
+    }
+
     if (task->cleanup != NULL) {
         task->cleanup(task->ctx);
     }
@@ -104,4 +122,13 @@ ngx_http_cvc_task_done(ngx_event_t *ev)
     }
 
     ngx_http_cvc_task_free(task);
+}
+
+
+/* a task that runs long: the worker keeps waiting for it */
+
+static void
+ngx_http_cvc_task_guard(ngx_event_t *ev)
+{
+    ngx_add_timer(ev, 60000);
 }
