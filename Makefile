@@ -58,10 +58,11 @@ BENCH_PACKAGES := wrk
 
 all: $(MODULE)
 
-# Install only what is missing; apt-get update only when needed.
-deps:
+# $(call apt_missing,packages): installs those that are missing; apt-get
+# update only when there is something to install
+define apt_missing
 	@missing=""; \
-	for p in $(PACKAGES); do \
+	for p in $(1); do \
 	  dpkg -s $$p 2>/dev/null | grep -q '^Status: install ok installed' || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -69,6 +70,11 @@ deps:
 	  export DEBIAN_FRONTEND=noninteractive; \
 	  apt-get update -q && apt-get install -y -q --no-install-recommends $$missing; \
 	fi
+endef
+
+# Install only what is missing; apt-get update only when needed.
+deps:
+	$(call apt_missing,$(PACKAGES))
 	@# the web front end: node/npm (any Node >= 18; only when missing) and
 	@# Debian's chromium for its browser tests
 	@missing=""; \
@@ -149,15 +155,7 @@ test: deps all web web-deps
 
 # The stack's packages and wrk, those missing only (not the web's)
 bench-deps:
-	@missing=""; \
-	for p in $(PACKAGES) $(BENCH_PACKAGES); do \
-	  dpkg -s $$p 2>/dev/null | grep -q '^Status: install ok installed' || missing="$$missing $$p"; \
-	done; \
-	if [ -n "$$missing" ]; then \
-	  echo "installing:$$missing"; \
-	  export DEBIAN_FRONTEND=noninteractive; \
-	  apt-get update -q && apt-get install -y -q --no-install-recommends $$missing; \
-	fi
+	$(call apt_missing,$(PACKAGES) $(BENCH_PACKAGES))
 
 # On a throw-away stack of its own (bench/run; BENCH_* settings there)
 bench: bench-deps all

@@ -123,12 +123,12 @@ sub stack {
     return 1;
 }
 
-# psql($sql) -> output (-XAtq), as role cvc_owner, which owns the tables
-# (the gateway's role cvc may not read them); dies on error
-sub psql {
-    my ($sql) = @_;
+# _psql_as($role, $sql) -> output (-XAtq) of $sql run as $role; dies on
+# error
+sub _psql_as {
+    my ($role, $sql) = @_;
     my @cmd = ('psql', '-XAtq', '-v', 'ON_ERROR_STOP=1', '-h', '127.0.0.1',
-               '-p', _env('CVC_PG_PORT'), '-U', 'cvc_owner', '-d', 'cvc',
+               '-p', _env('CVC_PG_PORT'), '-U', $role, '-d', 'cvc',
                '-c', $sql);
     open my $fh, '-|', @cmd or die "psql: $!";
     local $/;
@@ -138,21 +138,14 @@ sub psql {
     return $out;
 }
 
-# psql_super($sql) -> output, as the cluster's superuser postgres: for
-# what no role of the gateway may see or do (another role's backends in
+# psql($sql): as role cvc_owner, which owns the tables (the gateway's role
+# cvc may not read them)
+sub psql { return _psql_as('cvc_owner', @_) }
+
+# psql_super($sql): as the cluster's superuser postgres, for what no role
+# of the gateway may see or do (another role's backends in
 # pg_stat_activity, a role's settings)
-sub psql_super {
-    my ($sql) = @_;
-    my @cmd = ('psql', '-XAtq', '-v', 'ON_ERROR_STOP=1', '-h', '127.0.0.1',
-               '-p', _env('CVC_PG_PORT'), '-U', 'postgres', '-d', 'cvc',
-               '-c', $sql);
-    open my $fh, '-|', @cmd or die "psql: $!";
-    local $/;
-    my $out = <$fh> // '';
-    close $fh or die "psql failed (status $?) on: $sql\n";
-    $out =~ s/\n\z//;
-    return $out;
-}
+sub psql_super { return _psql_as('postgres', @_) }
 
 # redis_cli(@args) -> output (chomped)
 sub redis_cli {
