@@ -1460,17 +1460,17 @@ ngx_http_cvc_strikes_clear(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
 }
 
 
-/* the tries left that cvc.login_failed() or cvc.payment_code_failed()
- * answered: 0 once locked */
+/*
+ * The tries left that cvc.login_failed() or cvc.payment_code_failed()
+ * answered, by the try's place in the count: the 2nd wrong try of three
+ * checked at once is told 1 left, even where the 3rd's lock was recorded
+ * first.  0: locked.
+ */
 
 ngx_int_t
 ngx_http_cvc_attempts_left(json_t *result)
 {
     json_t  *left;
-
-    if (result == NULL || json_is_true(json_object_get(result, "locked"))) {
-        return 0;
-    }
 
     left = json_object_get(result, "attempts_left");
 

@@ -214,19 +214,26 @@ is_deeply(tally(@res), { '200' => 1, '409 invalid_state' => 19 },
 
 # ---- wrong codes at once ----------------------------------------------------------------------------------
 
-my $b7 = customer(1000);
-$p = req($b7, amount => 100);
-my $wrong = $b7->{payment_code} eq '999999' ? '999998' : '999999';
-@res = parallel(10, sub {
-    summary(slow_pay($b7->{s}{token}, $p->{id}, $wrong));
-});
-$t = tally(@res);
-is_deeply($t, { '403 invalid_payment_code' => 2, '423 payment_code_locked' => 8 },
-          '10 wrong codes at once: two 403 (attempts_left 2 and 1), eight 423')
-    or diag show($t);
-is_deeply([sort map { $_->{left} } grep { $_->{status} == 403 } @res], [1, 2],
-          '... attempts_left 2 and 1');
-is(pay_s($b7, $p)->{code}, 'payment_code_locked', '... then the right code: locked');
-is(balance($b7), 1000, '... nothing debited');
+# The 2nd wrong code is told 1 left even where the 3rd's lock is recorded
+# first: the answer follows the try's place in the count. Rounds, as that
+# order only shows on a busy machine.
+for my $round (1 .. 5) {
+    my $b7 = customer(1000);
+    $p = req($b7, amount => 100);
+    my $wrong = $b7->{payment_code} eq '999999' ? '999998' : '999999';
+    @res = parallel(10, sub {
+        summary(slow_pay($b7->{s}{token}, $p->{id}, $wrong));
+    });
+    $t = tally(@res);
+    is_deeply($t, { '403 invalid_payment_code' => 2,
+                    '423 payment_code_locked' => 8 },
+              "round $round: 10 wrong codes at once: two 403, eight 423")
+        or diag show($t);
+    is_deeply([sort map { $_->{left} } grep { $_->{status} == 403 } @res],
+              [1, 2], '... attempts_left 2 and 1');
+    is(pay_s($b7, $p)->{code}, 'payment_code_locked',
+       '... then the right code: locked');
+    is(balance($b7), 1000, '... nothing debited');
+}
 
 done_testing;

@@ -199,13 +199,11 @@ begin
 
     if p_id is null then
         -- an unknown login: answered as a first wrong password
-        return jsonb_build_object('locked', false,
-                                  'attempts_left', cvc.strikes_left(1));
+        return jsonb_build_object('attempts_left', cvc.strikes_left(1));
     end if;
 
     if cvc.strikes_left(p_failures) > 0 then
-        return jsonb_build_object('locked', cvc.account_locked(p_kind, p_id),
-                                  'attempts_left',
+        return jsonb_build_object('attempts_left',
                                   cvc.strikes_left(p_failures));
     end if;
 
@@ -220,7 +218,7 @@ begin
                                              'at', cvc.now()));
     end if;
 
-    return jsonb_build_object('locked', true, 'attempts_left', 0);
+    return jsonb_build_object('attempts_left', 0);
 end
 $$;
 

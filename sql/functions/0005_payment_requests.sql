@@ -555,26 +555,25 @@ comment on function cvc.payment_code_state(text) is
 create or replace function cvc.payment_code_failed(p_customer text,
     p_failures int, p_client_ip text, p_request_id text)
 returns jsonb language plpgsql as $$
-declare
-    v_locked boolean;
 begin
     perform cvc.audit('payment_code_failed', 'customer:' || p_customer,
                       p_client_ip, p_request_id,
                       jsonb_build_object('failures', p_failures));
 
-    select payment_code_locked_at is not null into v_locked
-    from cvc.beneficiaries where id = p_customer for update;
-
-    if cvc.strikes_left(p_failures) = 0 and not v_locked then
+    -- the 3rd locks, even where a 2nd, checked at the same time, has not
+    -- been recorded yet
+    if cvc.strikes_left(p_failures) = 0 then
         update cvc.beneficiaries set payment_code_locked_at = cvc.now()
-        where id = p_customer;
-        perform cvc.audit('payment_code_locked', 'customer:' || p_customer,
-                          p_client_ip, p_request_id);
-        v_locked := true;
+        where id = p_customer and payment_code_locked_at is null;
+
+        if found then
+            perform cvc.audit('payment_code_locked',
+                              'customer:' || p_customer, p_client_ip,
+                              p_request_id);
+        end if;
     end if;
 
-    return jsonb_build_object('locked', coalesce(v_locked, false),
-                              'attempts_left', cvc.strikes_left(p_failures));
+    return jsonb_build_object('attempts_left', cvc.strikes_left(p_failures));
 end
 $$;
 
