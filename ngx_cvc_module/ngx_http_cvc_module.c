@@ -10,6 +10,8 @@
 static ngx_int_t ngx_http_cvc_add_variables(ngx_conf_t *cf);
 static void *ngx_http_cvc_create_main_conf(ngx_conf_t *cf);
 static char *ngx_http_cvc_init_main_conf(ngx_conf_t *cf, void *conf);
+static char *ngx_http_cvc_webhook_allow(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static void *ngx_http_cvc_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_cvc_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
@@ -109,6 +111,13 @@ static ngx_command_t  ngx_http_cvc_commands[] = {
       ngx_conf_set_num_slot,
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_http_cvc_main_conf_t, export_max),
+      NULL },
+
+    { ngx_string("cvc_webhook_allow"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_cvc_webhook_allow,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
       NULL },
 
     { ngx_string("cvc_session_idle"),
@@ -408,6 +417,10 @@ ngx_http_cvc_init_main_conf(ngx_conf_t *cf, void *conf)
         return NGX_CONF_ERROR;
     }
 
+    if (ngx_http_cvc_destination_init(cf) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
     mcf->enabled = (mcf->pg.conninfo.len > 0);
 
     if (!mcf->enabled) {
@@ -434,6 +447,53 @@ ngx_http_cvc_init_main_conf(ngx_conf_t *cf, void *conf)
         mcf->thread_pool = ngx_thread_pool_add(cf, &default_pool);
         if (mcf->thread_pool == NULL) {
             return NGX_CONF_ERROR;
+        }
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* cvc_webhook_allow <network>...: where webhooks may go after all */
+
+static char *
+ngx_http_cvc_webhook_allow(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_cvc_main_conf_t  *mcf = conf;
+
+    ngx_int_t    rc;
+    ngx_str_t   *value;
+    ngx_uint_t   i;
+    ngx_cidr_t  *cidr;
+
+    if (mcf->webhook_allow == NULL) {
+        mcf->webhook_allow = ngx_array_create(cf->pool, 4, sizeof(ngx_cidr_t));
+        if (mcf->webhook_allow == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+        cidr = ngx_array_push(mcf->webhook_allow);
+        if (cidr == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        rc = ngx_ptocidr(&value[i], cidr);
+
+        if (rc == NGX_ERROR) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "cvc_webhook_allow: \"%V\" is not a network "
+                               "(an address, or address/bits)", &value[i]);
+            return NGX_CONF_ERROR;
+        }
+
+        if (rc == NGX_DONE) {
+            ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                               "cvc_webhook_allow: low address bits of "
+                               "\"%V\" are meaningless", &value[i]);
         }
     }
 

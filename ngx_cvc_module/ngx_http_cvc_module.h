@@ -58,6 +58,8 @@ typedef void (*ngx_http_cvc_hash_handler_pt)(void *data, ngx_int_t rc,
     ngx_str_t *hash);
 typedef void (*ngx_http_cvc_task_done_pt)(void *data, void *ctx);
 typedef void (*ngx_http_cvc_task_cleanup_pt)(void *ctx);
+typedef void (*ngx_http_cvc_destination_pt)(void *data, ngx_int_t rc,
+    const char *why);
 
 struct ngx_http_cvc_task_s {
     ngx_http_cvc_task_work_pt      work;
@@ -108,6 +110,7 @@ typedef struct {
     ngx_flag_t                  cookie_secure;
     ngx_flag_t                  test_clock;
     ngx_str_t                   public_url;
+    ngx_array_t                *webhook_allow;  /* of ngx_cidr_t, or NULL */
     ngx_flag_t                  enabled;
 } ngx_http_cvc_main_conf_t;
 
@@ -342,6 +345,13 @@ ngx_int_t ngx_http_cvc_redis_command(ngx_http_cvc_redis_cmd_t **cmdp,
 void ngx_http_cvc_redis_detach(ngx_http_cvc_redis_cmd_t *cmd);
 
 /* ngx_http_cvc_thread.c */
+/* ngx_http_cvc_destination.c */
+ngx_int_t ngx_http_cvc_destination_init(ngx_conf_t *cf);
+const char *ngx_http_cvc_destination_refused(ngx_array_t *allow,
+    struct sockaddr *sa);
+ngx_int_t ngx_http_cvc_destination_check(ngx_http_cvc_task_t **taskp,
+    ngx_str_t *host, ngx_http_cvc_destination_pt handler, void *data);
+
 ngx_http_cvc_task_t *ngx_http_cvc_task_alloc(size_t size);
 ngx_int_t ngx_http_cvc_task_post(ngx_http_cvc_task_t *task);
 void ngx_http_cvc_task_detach(ngx_http_cvc_task_t *task);

@@ -15,6 +15,9 @@
 #include <openssl/hmac.h>
 
 
+#define NGX_HTTP_CVC_WEBHOOK_ANSWER  65536
+
+
 typedef struct {
     /* in */
     ngx_uint_t                  webhook;
@@ -27,10 +30,13 @@ typedef struct {
     char                       *url;
     char                       *body;
     char                       *secret;
+    ngx_array_t                *allow;      /* cvc_webhook_allow */
 
     /* out */
     ngx_uint_t                  ok;
     long                        status;
+    size_t                      answer;     /* bytes of the answer read */
+    char                        refused[160];
     char                        error[CURL_ERROR_SIZE];
 
     u_char                      id[NGX_INT64_LEN + 1];
@@ -50,6 +56,10 @@ static void ngx_http_cvc_outbox_claimed(void *data, ngx_int_t rc,
 static void ngx_http_cvc_outbox_send(void *data);
 static void ngx_http_cvc_outbox_mail(ngx_http_cvc_delivery_t *d, CURL *curl);
 static void ngx_http_cvc_outbox_post(ngx_http_cvc_delivery_t *d, CURL *curl);
+static curl_socket_t ngx_http_cvc_outbox_socket(void *data,
+    curlsocktype purpose, struct curl_sockaddr *addr);
+static size_t ngx_http_cvc_outbox_answer(char *buf, size_t size, size_t n,
+    void *data);
 static void ngx_http_cvc_outbox_sent(void *data, void *ctx);
 static void ngx_http_cvc_outbox_recorded(void *data, ngx_int_t rc,
     PGresult *res);
@@ -188,6 +198,7 @@ ngx_http_cvc_outbox_claimed(void *data, ngx_int_t rc, PGresult *res)
     d->url = ngx_http_cvc_outbox_copy(&p, msg, "url");
     d->body = ngx_http_cvc_outbox_copy(&p, msg, "body");
     d->secret = ngx_http_cvc_outbox_copy(&p, msg, "secret");
+    d->allow = mcf->webhook_allow;
 
     task->work = ngx_http_cvc_outbox_send;
     task->done = ngx_http_cvc_outbox_sent;
@@ -449,13 +460,33 @@ ngx_http_cvc_outbox_post(ngx_http_cvc_delivery_t *d, CURL *curl)
     curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(curl, CURLOPT_TIMEOUT, 10L);
 
+    /* no proxy from the environment, no redirect, every address checked
+     * where it is connected to, at most 64 KB of the answer read */
+
+    curl_easy_setopt(curl, CURLOPT_PROXY, "");
+    curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(curl, CURLOPT_OPENSOCKETFUNCTION,
+                     ngx_http_cvc_outbox_socket);
+    curl_easy_setopt(curl, CURLOPT_OPENSOCKETDATA, d);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, ngx_http_cvc_outbox_answer);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, d);
+
     rc = curl_easy_perform(curl);
 
     (void) curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &d->status);
 
-    d->ok = (rc == CURLE_OK && d->status >= 200 && d->status < 300);
+    /* a 2xx is a delivery, even where the answer is cut at 64 KB */
 
-    if (!d->ok && d->error[0] == '\0') {
+    d->ok = ((rc == CURLE_OK
+              || (rc == CURLE_WRITE_ERROR
+                  && d->answer > NGX_HTTP_CVC_WEBHOOK_ANSWER))
+             && d->status >= 200 && d->status < 300);
+
+    if (!d->ok && d->refused[0] != '\0') {
+        ngx_cpystrn((u_char *) d->error, (u_char *) d->refused,
+                    sizeof(d->error));
+
+    } else if (!d->ok && d->error[0] == '\0') {
         if (rc == CURLE_OK) {
             (void) ngx_http_cvc_cstr((u_char *) d->error, sizeof(d->error),
                                      "HTTP %l", d->status);
@@ -467,6 +498,46 @@ ngx_http_cvc_outbox_post(ngx_http_cvc_delivery_t *d, CURL *curl)
     }
 
     curl_slist_free_all(headers);
+}
+
+
+/* curl's socket: none to an address where webhooks may not go */
+
+static curl_socket_t
+ngx_http_cvc_outbox_socket(void *data, curlsocktype purpose,
+    struct curl_sockaddr *addr)
+{
+    ngx_http_cvc_delivery_t  *d = data;
+
+    u_char      text[NGX_SOCKADDR_STRLEN];
+    size_t      len;
+    const char  *what;
+
+    what = ngx_http_cvc_destination_refused(d->allow, &addr->addr);
+
+    if (what != NULL) {
+        len = ngx_sock_ntop(&addr->addr, addr->addrlen, text, sizeof(text),
+                            0);
+        (void) ngx_http_cvc_cstr((u_char *) d->refused, sizeof(d->refused),
+                                 "refused: %*s is %s (cvc_webhook_allow)",
+                                 len, text, what);
+        return CURL_SOCKET_BAD;
+    }
+
+    return socket(addr->family, addr->socktype, addr->protocol);
+}
+
+
+/* the answer's body is not kept: counted, and cut after 64 KB */
+
+static size_t
+ngx_http_cvc_outbox_answer(char *buf, size_t size, size_t n, void *data)
+{
+    ngx_http_cvc_delivery_t  *d = data;
+
+    d->answer += size * n;
+
+    return (d->answer > NGX_HTTP_CVC_WEBHOOK_ANSWER) ? 0 : size * n;
 }
 
 
