@@ -17,6 +17,10 @@ static char *ngx_http_cvc_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static char *ngx_http_cvc_redis(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_cvc_redis_password_file(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static ngx_int_t ngx_http_cvc_secret_file(ngx_conf_t *cf, ngx_command_t *cmd,
+    size_t min, size_t max, ngx_str_t *secret);
 static char *ngx_http_cvc_payment_code_key(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_http_cvc_thread_pool(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -144,6 +148,13 @@ static ngx_command_t  ngx_http_cvc_commands[] = {
     { ngx_string("cvc_payment_code_key"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_http_cvc_payment_code_key,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("cvc_redis_password_file"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_cvc_redis_password_file,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
@@ -511,6 +522,69 @@ ngx_http_cvc_payment_code_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_cvc_main_conf_t  *mcf = conf;
 
+    ngx_int_t  rc;
+
+    if (mcf->payment_code_key.data != NULL) {
+        return "is duplicate";
+    }
+
+    rc = ngx_http_cvc_secret_file(cf, cmd, 32, 4096, &mcf->payment_code_key);
+
+    if (rc == NGX_DECLINED) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "cvc_payment_code_key: the file must hold a key "
+                           "of 32 to 4096 bytes (openssl rand -out FILE 32)");
+    }
+
+    return (rc == NGX_OK) ? NGX_CONF_OK : NGX_CONF_ERROR;
+}
+
+
+/* cvc_redis_password_file FILE: Redis's requirepass, on one line */
+
+static char *
+ngx_http_cvc_redis_password_file(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_cvc_main_conf_t  *mcf = conf;
+
+    ngx_int_t   rc;
+    ngx_str_t  *pw;
+
+    pw = &mcf->redis.password;
+
+    if (pw->data != NULL) {
+        return "is duplicate";
+    }
+
+    rc = ngx_http_cvc_secret_file(cf, cmd, 1, 512, pw);
+
+    if (rc == NGX_OK
+        && ngx_strlchr(pw->data, pw->data + pw->len, '\n') != NULL)
+    {
+        rc = NGX_DECLINED;
+    }
+
+    if (rc == NGX_DECLINED) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "cvc_redis_password_file: the file must hold the "
+                           "password on one line of at most 512 bytes");
+    }
+
+    return (rc == NGX_OK) ? NGX_CONF_OK : NGX_CONF_ERROR;
+}
+
+
+/*
+ * A secret in the file that the directive names, read once by the master:
+ * min to max bytes, without the trailing line breaks.  NGX_DECLINED: not
+ * of that size (the caller says what it wants); NGX_ERROR: said here.
+ */
+
+static ngx_int_t
+ngx_http_cvc_secret_file(ngx_conf_t *cf, ngx_command_t *cmd, size_t min,
+    size_t max, ngx_str_t *secret)
+{
     u_char           *buf;
     off_t             size;
     ssize_t           n;
@@ -518,15 +592,11 @@ ngx_http_cvc_payment_code_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_file_t        file;
     ngx_file_info_t   fi;
 
-    if (mcf->payment_code_key.data != NULL) {
-        return "is duplicate";
-    }
-
     value = cf->args->elts;
     name = value[1];
 
     if (ngx_conf_full_name(cf->cycle, &name, 1) != NGX_OK) {
-        return NGX_CONF_ERROR;
+        return NGX_ERROR;
     }
 
     ngx_memzero(&file, sizeof(ngx_file_t));
@@ -536,8 +606,8 @@ ngx_http_cvc_payment_code_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     file.fd = ngx_open_file(name.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
     if (file.fd == NGX_INVALID_FILE) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           "cvc_payment_code_key: can't open \"%V\"", &name);
-        return NGX_CONF_ERROR;
+                           "%V: can't open \"%V\"", &cmd->name, &name);
+        return NGX_ERROR;
     }
 
     buf = NULL;
@@ -546,7 +616,7 @@ ngx_http_cvc_payment_code_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     if (ngx_fd_info(file.fd, &fi) != NGX_FILE_ERROR) {
         size = ngx_file_size(&fi);
 
-        if (size >= 32 && size <= 4096 + 2) {
+        if (size >= (off_t) min && size <= (off_t) max + 2) {
             buf = ngx_pnalloc(cf->pool, (size_t) size);
             if (buf != NULL) {
                 n = ngx_read_file(&file, buf, (size_t) size, 0);
@@ -562,8 +632,8 @@ ngx_http_cvc_payment_code_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
         if (fi.st_mode & S_IROTH) {
             ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
-                               "cvc_payment_code_key: \"%V\" can be read "
-                               "by every user of the machine", &name);
+                               "%V: \"%V\" can be read by every user of the "
+                               "machine", &cmd->name, &name);
         }
     }
 
@@ -571,26 +641,22 @@ ngx_http_cvc_payment_code_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     if (n < 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           "cvc_payment_code_key: can't read \"%V\"", &name);
-        return NGX_CONF_ERROR;
+                           "%V: can't read \"%V\"", &cmd->name, &name);
+        return NGX_ERROR;
     }
 
     while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r')) {
         n--;
     }
 
-    if (n < 32 || n > 4096) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "cvc_payment_code_key: \"%V\" must hold a key of "
-                           "32 to 4096 bytes (openssl rand -out FILE 32)",
-                           &name);
-        return NGX_CONF_ERROR;
+    if (n < (ssize_t) min || n > (ssize_t) max) {
+        return NGX_DECLINED;
     }
 
-    mcf->payment_code_key.data = buf;
-    mcf->payment_code_key.len = n;
+    secret->data = buf;
+    secret->len = n;
 
-    return NGX_CONF_OK;
+    return NGX_OK;
 }
 
 

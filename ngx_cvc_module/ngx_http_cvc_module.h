@@ -83,6 +83,7 @@ typedef struct {
     ngx_str_t                   host;
     in_port_t                   port;
     ngx_uint_t                  size;
+    ngx_str_t                   password;   /* cvc_redis_password_file */
 } ngx_http_cvc_redis_conf_t;
 
 

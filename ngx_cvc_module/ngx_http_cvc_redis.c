@@ -45,6 +45,9 @@ typedef struct {
 
 
 static ngx_int_t ngx_http_cvc_redis_connect(ngx_http_cvc_redis_conn_t *rc);
+static ngx_int_t ngx_http_cvc_redis_auth(ngx_http_cvc_redis_conn_t *rc);
+static void ngx_http_cvc_redis_authed(redisAsyncContext *ac, void *r,
+    void *privdata);
 static void ngx_http_cvc_redis_connected(const redisAsyncContext *ac,
     int status);
 static void ngx_http_cvc_redis_disconnected(const redisAsyncContext *ac,
@@ -219,13 +222,65 @@ ngx_http_cvc_redis_connect(ngx_http_cvc_redis_conn_t *rc)
     redisAsyncSetConnectCallback(ac, ngx_http_cvc_redis_connected);
     redisAsyncSetDisconnectCallback(ac, ngx_http_cvc_redis_disconnected);
 
-    /* the connect completes on the first write event */
+    /* the connect completes on the first write event; AUTH goes first */
 
     ngx_http_cvc_redis_add_write(c);
+
+    if (ngx_http_cvc_redis.mcf->redis.password.len > 0
+        && ngx_http_cvc_redis_auth(rc) != NGX_OK)
+    {
+        ngx_http_cvc_redis_drop(rc);
+        return NGX_ERROR;
+    }
 
     ngx_add_timer(&rc->connect_timer, ngx_http_cvc_redis.mcf->connect_timeout);
 
     return NGX_OK;
+}
+
+
+/* cvc_redis_password_file: AUTH, queued before any command */
+
+static ngx_int_t
+ngx_http_cvc_redis_auth(ngx_http_cvc_redis_conn_t *rc)
+{
+    size_t       argvlen[2];
+    const char  *argv[2];
+
+    argv[0] = "AUTH";
+    argvlen[0] = 4;
+    argv[1] = (const char *) ngx_http_cvc_redis.mcf->redis.password.data;
+    argvlen[1] = ngx_http_cvc_redis.mcf->redis.password.len;
+
+    if (redisAsyncCommandArgv(rc->ac, ngx_http_cvc_redis_authed, rc, 2, argv,
+                              argvlen)
+        != REDIS_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_cvc_redis_authed(redisAsyncContext *ac, void *r, void *privdata)
+{
+    ngx_http_cvc_redis_conn_t  *rc = privdata;
+
+    redisReply  *reply = r;
+
+    if (reply == NULL || reply->type != REDIS_REPLY_ERROR) {
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_ERR, ngx_http_cvc_redis.log, 0,
+                  "cvc redis: AUTH refused: %*s (cvc_redis_password_file)",
+                  (size_t) reply->len, reply->str);
+
+    if (rc->ac == ac) {
+        ngx_http_cvc_redis_drop(rc);
+    }
 }
 
 
