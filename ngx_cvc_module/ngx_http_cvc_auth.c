@@ -43,13 +43,6 @@ typedef struct {
 } ngx_http_cvc_login_t;
 
 
-#define NGX_HTTP_CVC_LUA_NOW                                                 \
-    "local function now() "                                                  \
-    "local t = redis.call('TIME') "                                          \
-    "return t[1] * 1000 + math.floor(t[2] / 1000) "                          \
-    "+ tonumber(redis.call('GET', KEYS[1]) or '0') end "
-
-
 /* KEYS: clock, session, account's sessions, account's strikes;
  * ARGV: kind, id, convention, csrf, idle, max.  None for an account that
  * 3 wrong passwords locked since its password was checked. */

@@ -70,7 +70,8 @@ ngx_http_cvc_handler(ngx_http_request_t *r)
                                        NULL);
     }
 
-    rc = ngx_http_cvc_route(r, ctx, lcf->ops, &allow);
+    rc = lcf->metrics ? ngx_http_cvc_metrics_route(r, ctx, &allow)
+                      : ngx_http_cvc_route(r, ctx, lcf->ops, &allow);
 
     if (rc != NGX_OK) {
         if (ngx_http_discard_request_body(r) != NGX_OK) {
@@ -452,6 +453,16 @@ ngx_int_t
 ngx_http_cvc_send_raw(ngx_http_request_t *r, ngx_uint_t status,
     ngx_str_t *text)
 {
+    return ngx_http_cvc_send_body(r, status, &ngx_http_cvc_json_type, text);
+}
+
+
+/* an answer of that type, not to be stored */
+
+ngx_int_t
+ngx_http_cvc_send_body(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_str_t *type, ngx_str_t *text)
+{
     ngx_int_t     rc;
     ngx_buf_t    *b;
     ngx_chain_t   out;
@@ -467,8 +478,8 @@ ngx_http_cvc_send_raw(ngx_http_request_t *r, ngx_uint_t status,
     }
 
     r->headers_out.status = status;
-    r->headers_out.content_type = ngx_http_cvc_json_type;
-    r->headers_out.content_type_len = ngx_http_cvc_json_type.len;
+    r->headers_out.content_type = *type;
+    r->headers_out.content_type_len = type->len;
     r->headers_out.content_type_lowcase = NULL;
     r->headers_out.content_length_n = text->len;
 
