@@ -141,10 +141,11 @@ moved('... paid', 1, 'cvc_payment_requests', 'cvc_payment_requests_total',
       event => 'paid');
 moved('... confirmed', 1, 'cvc_payment_requests', 'cvc_payment_requests_total',
       event => 'confirmed');
-moved('... expired', 1, 'cvc_payment_requests', 'cvc_payment_requests_total',
+# (requests that earlier test files left unpaid expire with it)
+moved('... expired', undef, 'cvc_payment_requests', 'cvc_payment_requests_total',
       event => 'expired');
 moved('the cents paid', 2345, 'cvc_paid_cents', 'cvc_paid_cents_total');
-moved('timers fired for a payment window', 1, 'cvc_timers_fired',
+moved('timers fired for a payment window', undef, 'cvc_timers_fired',
       'cvc_timers_fired_total', kind => 'pay');
 moved('timers claimed', undef, 'cvc_timers_claimed', 'cvc_timers_claimed_total');
 moved('e-mails sent', undef, 'cvc_outbox_sent', 'cvc_outbox_sent_total',
