@@ -336,7 +336,7 @@ ngx_http_cvc_api_key_found(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ngx_http_cvc_proceed(r);
+    ctx->authenticated(r);
 
     return NGX_DONE;
 }
@@ -407,7 +407,7 @@ ngx_http_cvc_session_found(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
         }
     }
 
-    ngx_http_cvc_proceed(r);
+    ctx->authenticated(r);
 
     return NGX_DONE;
 }

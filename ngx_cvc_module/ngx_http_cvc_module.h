@@ -337,7 +337,11 @@ struct ngx_http_cvc_ctx_s {
     ngx_uint_t                      status;
     ngx_int_t                       pg_rc;
     ngx_int_t                       redis_rc;
-    void                           *next;   /* the step after a backend's */
+    /* the step after a backend's, of the kind of that backend */
+    ngx_http_cvc_pg_next_pt         pg_next;
+    ngx_http_cvc_redis_next_pt      redis_next;
+    ngx_http_cvc_hash_next_pt       hash_next;
+    void                          (*authenticated)(ngx_http_request_t *r);
     void                           *data;
 };
 
@@ -372,7 +376,15 @@ void ngx_http_cvc_client_params(ngx_http_request_t *r,
     ngx_http_cvc_ctx_t *ctx, ngx_str_t *params);
 void ngx_http_cvc_principal_params(ngx_http_cvc_ctx_t *ctx,
     ngx_str_t *params);
-void ngx_http_cvc_proceed(ngx_http_request_t *r);
+/* ngx_http_cvc_request.c */
+ngx_int_t ngx_http_cvc_parse_body(ngx_http_request_t *r,
+    ngx_http_cvc_ctx_t *ctx, ngx_int_t *rc);
+ngx_int_t ngx_http_cvc_json_content_type(ngx_http_request_t *r);
+ngx_int_t ngx_http_cvc_set_request_id(ngx_http_request_t *r,
+    ngx_http_cvc_ctx_t *ctx);
+
+/* ngx_http_cvc_response.c */
+extern ngx_str_t  ngx_http_cvc_json_type;
 ngx_int_t ngx_http_cvc_internal_error(ngx_http_request_t *r, ngx_int_t rc);
 void ngx_http_cvc_finalize(ngx_http_request_t *r, ngx_int_t rc);
 
