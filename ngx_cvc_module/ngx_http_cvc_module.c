@@ -850,7 +850,9 @@ ngx_http_cvc_init_process(ngx_cycle_t *cycle)
 
     if (ngx_http_cvc_pg_init_process(cycle, mcf) != NGX_OK
         || ngx_http_cvc_redis_init_process(cycle, mcf) != NGX_OK
-        || ngx_http_cvc_outbox_init_process(cycle) != NGX_OK
+        || ngx_http_cvc_outbox_init_process(cycle,
+                                            ngx_http_cvc_timers_job_done)
+           != NGX_OK
         || ngx_http_cvc_export_init_process(cycle, mcf) != NGX_OK)
     {
         return NGX_ERROR;

@@ -584,7 +584,8 @@ ngx_int_t ngx_http_cvc_timers_init_process(ngx_cycle_t *cycle,
 void ngx_http_cvc_timers_job_done(void);
 
 /* ngx_http_cvc_outbox.c */
-ngx_int_t ngx_http_cvc_outbox_init_process(ngx_cycle_t *cycle);
+ngx_int_t ngx_http_cvc_outbox_init_process(ngx_cycle_t *cycle,
+    void (*done)(void));
 ngx_int_t ngx_http_cvc_outbox_deliver(u_char *id, size_t len);
 
 /* ngx_http_cvc_export.c */
