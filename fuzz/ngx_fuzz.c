@@ -164,6 +164,7 @@ ngx_fuzz_init(void)
     ngx_pagesize = getpagesize();
     ngx_time_init();
 
+    ngx_use_stderr = 0;     /* the writer below has the alerts */
     ngx_fuzz_log.log_level = NGX_LOG_ALERT;
     ngx_fuzz_log.writer = ngx_fuzz_log_writer;
 
