@@ -165,11 +165,13 @@ bench: bench-deps all
 
 # libFuzzer harnesses (fuzz/README.md): the module built with clang, ASan
 # and UBSan, linked to Debian's nginx made a library (fuzz/libngx); each
-# harness runs FUZZ_TIME seconds, one after the other (fuzz/run).
+# harness runs FUZZ_TIME seconds, one after the other (fuzz/run). llvm-14
+# has the llvm-symbolizer of reports with files and lines.
 FUZZ_TIME     ?= 60
-FUZZ_PACKAGES := clang libclang-rt-14-dev
+FUZZ_PACKAGES := clang libclang-rt-14-dev llvm-14
 FUZZ_DIR      := $(BUILD)/fuzz
-FUZZ_NAMES    := $(filter-out ngx_fuzz,$(basename $(notdir $(wildcard fuzz/*.c))))
+FUZZ_NAMES    := $(filter-out ngx_fuzz,\
+                   $(basename $(notdir $(wildcard fuzz/*.c))))
 FUZZ_BINS     := $(addprefix $(FUZZ_DIR)/,$(FUZZ_NAMES))
 FUZZ_MOD_OBJS := $(patsubst ngx_cvc_module/%.c,$(FUZZ_DIR)/obj/%.o,\
                    $(wildcard ngx_cvc_module/*.c))
