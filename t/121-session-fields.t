@@ -23,7 +23,7 @@ sub logout_with_cookie {
                     'X-CSRF-Token' => $csrf, xff()]);
 }
 
-# ---- the session as the login left it ----------------------------------------
+# ---- the session as the login left it --------------------------------------
 
 my $s = merchant_login($conv->{id}, $conv->{password});
 my $key = session_key($s->{token});
@@ -33,14 +33,14 @@ is(redis_cli('HGET', $key, 'csrf'), $s->{csrf_token},
 error_ok(logout_with_cookie($s, ''), 403, 'csrf_failed',
          'a cookie write with an empty X-CSRF-Token');
 
-# ---- its csrf gone: an empty X-CSRF-Token must not match it -------------------
+# ---- its csrf gone: an empty X-CSRF-Token must not match it ----------------
 
 is(redis_cli('HDEL', $key, 'csrf'), 1, 'the session loses its csrf');
 error_ok(logout_with_cookie($s, ''), 401, 'unauthenticated',
          'a cookie write with an empty X-CSRF-Token, the csrf gone');
-is(redis_cli('EXISTS', $key), 1, 'the session is still there (not logged out)');
+is(redis_cli('EXISTS', $key), 1, 'the session is still there (no logout)');
 
-# ---- its convention gone: no session either ----------------------------------
+# ---- its convention gone: no session either --------------------------------
 
 my $s2 = merchant_login($conv->{id}, $conv->{password});
 is(redis_cli('HDEL', session_key($s2->{token}), 'convention'), 1,
@@ -48,7 +48,7 @@ is(redis_cli('HDEL', session_key($s2->{token}), 'convention'), 1,
 error_ok(api_as($s2->{token}, GET => '/api/v1/merchant/me'), 401,
          'unauthenticated', 'the bearer token of that session');
 
-# ---- a field of another type: the reply has a nil, not a string ---------------
+# ---- its id gone: the reply has a nil, not a string ------------------------
 
 my $s3 = merchant_login($conv->{id}, $conv->{password});
 is(redis_cli('HDEL', session_key($s3->{token}), 'id'), 1,
