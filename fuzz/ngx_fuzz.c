@@ -59,7 +59,7 @@ ngx_palloc(ngx_pool_t *pool, size_t size)
 void *
 ngx_pnalloc(ngx_pool_t *pool, size_t size)
 {
-    return ngx_pmemalign(pool, size ? size : 1, NGX_POOL_ALIGNMENT);
+    return ngx_palloc(pool, size);
 }
 
 
@@ -171,7 +171,7 @@ ngx_fuzz_init(void)
     pool = ngx_create_pool(16384, &ngx_fuzz_log);
     ngx_fuzz_assert(pool != NULL);
 
-    /* the module's configuration, as an empty http block makes it */
+    /* the module's configuration, made by its own handlers */
 
     ngx_http_cvc_module.ctx_index = NGX_FUZZ_CTX_CVC;
     ngx_http_core_module.ctx_index = NGX_FUZZ_CTX_CORE;
