@@ -10,6 +10,7 @@
 #   make web          build the web front end into web/dist (plain ES modules)
 #   make bench        the hot endpoints under wrk, beside pgbench and nginx
 #                     alone; the table goes to docs/performance.md
+#   make fuzz         the libFuzzer harnesses of fuzz/, FUZZ_TIME s each (60)
 #   make clean
 
 SHELL := /bin/bash
@@ -57,7 +58,8 @@ PACKAGES := nginx nginx-dev libhiredis-dev libpq-dev libjansson-dev libssl-dev \
 # make bench's load generators (pgbench comes with postgresql)
 BENCH_PACKAGES := wrk
 
-.PHONY: all deps web web-deps run stop test print-sanitize-tests bench bench-deps clean FORCE
+.PHONY: all deps web web-deps run stop test print-sanitize-tests bench \
+        bench-deps fuzz fuzz-deps clean FORCE
 
 all: $(MODULE)
 
@@ -173,6 +175,57 @@ bench-deps:
 # On a throw-away stack of its own (bench/run; BENCH_* settings there)
 bench: bench-deps all
 	CVC_MODULE=$(MODULE) bench/run
+
+# libFuzzer harnesses (fuzz/README.md): the module built with clang, ASan
+# and UBSan, linked to Debian's nginx made a library (fuzz/libngx); each
+# harness runs FUZZ_TIME seconds, one after the other (fuzz/run). llvm-14
+# has the llvm-symbolizer of reports with files and lines.
+FUZZ_TIME     ?= 60
+FUZZ_PACKAGES := clang libclang-rt-14-dev llvm-14
+FUZZ_DIR      := $(BUILD)/fuzz
+FUZZ_NAMES    := $(filter-out ngx_fuzz,\
+                   $(basename $(notdir $(wildcard fuzz/*.c))))
+FUZZ_BINS     := $(addprefix $(FUZZ_DIR)/,$(FUZZ_NAMES))
+FUZZ_MOD_OBJS := $(patsubst ngx_cvc_module/%.c,$(FUZZ_DIR)/obj/%.o,\
+                   $(wildcard ngx_cvc_module/*.c))
+FUZZ_CFLAGS   := -g -O1 -fno-omit-frame-pointer -fPIC \
+                 -fsanitize=address,undefined -fno-sanitize-recover=all \
+                 -W -Wall -Wpointer-arith -Wno-unused-parameter -Werror \
+                 $(addprefix -I $(SRC)/,src/core src/event src/event/modules \
+                   src/os/unix objs src/http src/http/modules src/http/v2) \
+                 -I ngx_cvc_module -I /usr/include/postgresql -I fuzz
+FUZZ_LIBS     := -lpq -lhiredis -ljansson -lxlsxwriter -lcurl -lcrypto
+
+fuzz-deps:
+	$(call apt_missing,$(PACKAGES) $(FUZZ_PACKAGES))
+
+fuzz: fuzz-deps
+	$(MAKE) $(FUZZ_BINS)
+	FUZZ_TIME=$(FUZZ_TIME) fuzz/run $(FUZZ_DIR) $(FUZZ_NAMES)
+
+$(FUZZ_MOD_OBJS): $(FUZZ_DIR)/obj/%.o: ngx_cvc_module/%.c $(MOD_SRC) \
+                  $(SRC)/objs/Makefile
+	@mkdir -p $(dir $@)
+	clang -c $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -o $@ $<
+
+$(FUZZ_DIR)/libcvc.a: $(FUZZ_MOD_OBJS)
+	rm -f $@ && ar rcs $@ $^
+
+$(FUZZ_DIR)/libngx.so: fuzz/libngx /usr/sbin/nginx
+	@mkdir -p $(dir $@)
+	fuzz/libngx /usr/sbin/nginx $@
+
+# a harness may include a module file for its static functions: the
+# archive's copy is then never linked
+$(addsuffix .o,$(FUZZ_BINS) $(FUZZ_DIR)/ngx_fuzz): $(FUZZ_DIR)/%.o: \
+        fuzz/%.c fuzz/ngx_fuzz.h $(MOD_SRC) $(SRC)/objs/Makefile
+	@mkdir -p $(dir $@)
+	clang -c $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -o $@ $<
+
+$(FUZZ_BINS): %: %.o $(FUZZ_DIR)/ngx_fuzz.o $(FUZZ_DIR)/libcvc.a \
+              $(FUZZ_DIR)/libngx.so
+	clang -fsanitize=fuzzer,address,undefined -o $@ $^ \
+	  -Wl,-rpath,'$$ORIGIN' $(FUZZ_LIBS)
 
 clean:
 	rm -rf build
