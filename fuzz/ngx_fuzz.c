@@ -231,7 +231,8 @@ ngx_fuzz_init(void)
                                                  ngx_fuzz_mcf) == NGX_OK);
     ngx_fuzz_assert(ngx_http_cvc_redis_init_process(&ngx_fuzz_cycle,
                                                     ngx_fuzz_mcf) == NGX_OK);
-    ngx_fuzz_assert(ngx_http_cvc_outbox_init_process(&ngx_fuzz_cycle)
+    ngx_fuzz_assert(ngx_http_cvc_outbox_init_process(&ngx_fuzz_cycle,
+                                                 ngx_http_cvc_timers_job_done)
                     == NGX_OK);
     ngx_fuzz_assert(ngx_http_cvc_export_init_process(&ngx_fuzz_cycle,
                                                      ngx_fuzz_mcf) == NGX_OK);
@@ -311,6 +312,7 @@ ngx_fuzz_request(ngx_uint_t method, u_char *uri, size_t len)
 
     ngx_http_set_ctx(r, ctx, ngx_http_cvc_module);
     ctx->request = r;
+    ctx->authenticated = ngx_http_cvc_proceed;
     ngx_str_set(&ctx->request_id, "fuzz");
 
     fr->r = r;

@@ -376,6 +376,9 @@ void ngx_http_cvc_client_params(ngx_http_request_t *r,
     ngx_http_cvc_ctx_t *ctx, ngx_str_t *params);
 void ngx_http_cvc_principal_params(ngx_http_cvc_ctx_t *ctx,
     ngx_str_t *params);
+/* the caller is known: the body, then the route's handler */
+void ngx_http_cvc_proceed(ngx_http_request_t *r);
+
 /* ngx_http_cvc_request.c */
 ngx_int_t ngx_http_cvc_parse_body(ngx_http_request_t *r,
     ngx_http_cvc_ctx_t *ctx, ngx_int_t *rc);
