@@ -10,6 +10,7 @@
 #   make web          build the web front end into web/dist (plain ES modules)
 #   make bench        the hot endpoints under wrk, beside pgbench and nginx
 #                     alone; the table goes to docs/performance.md
+#   make deb          the Debian package in build/deb/ (dpkg-buildpackage)
 #   make clean
 
 SHELL := /bin/bash
@@ -56,7 +57,7 @@ PACKAGES := nginx nginx-dev libhiredis-dev libpq-dev libjansson-dev libssl-dev \
 # make bench's load generators (pgbench comes with postgresql)
 BENCH_PACKAGES := wrk
 
-.PHONY: all deps web web-deps run stop test print-sanitize-tests bench bench-deps clean FORCE
+.PHONY: all deps web web-deps run stop test print-sanitize-tests bench bench-deps deb deb-deps clean FORCE
 
 all: $(MODULE)
 
@@ -172,6 +173,26 @@ bench-deps:
 # On a throw-away stack of its own (bench/run; BENCH_* settings there)
 bench: bench-deps all
 	CVC_MODULE=$(MODULE) bench/run
+
+# The Debian package (debian/, scripts/build-deb): dpkg-buildpackage on a
+# copy of the sources, results in build/deb/; the version is the module's
+# (NGX_HTTP_CVC_VERSION). Its build dependencies, those missing only.
+DEB_PACKAGES := dpkg-dev debhelper nginx-dev libpq-dev libhiredis-dev \
+                libjansson-dev libssl-dev libxlsxwriter-dev libcurl4-openssl-dev
+CVC_VERSION := $(shell sed -n 's/^.define NGX_HTTP_CVC_VERSION *"\([^"]*\)".*/\1/p' \
+                 ngx_cvc_module/ngx_http_cvc_module.h)
+DEB := build/deb/libnginx-mod-http-cvc_$(CVC_VERSION)_$(shell dpkg --print-architecture).deb
+DEB_SRC := config $(MOD_SRC) $(shell find debian sql -type f) scripts/cvc-migrate \
+           scripts/build-deb README.md docs/deploy.md docs/directives.md \
+           docs/operations.md docs/security.md conf/production.example.conf
+
+deb-deps:
+	$(call apt_missing,$(DEB_PACKAGES))
+
+deb: $(DEB)
+
+$(DEB): $(DEB_SRC) | deb-deps
+	scripts/build-deb build/deb
 
 clean:
 	rm -rf build
