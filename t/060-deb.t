@@ -3,7 +3,7 @@
 # Depends names the nginx ABI, and Debian's /usr/sbin/nginx loads the
 # module through /etc/nginx/modules-enabled. Then every block of
 # docs/deploy.md marked <!-- deploy-test: KIND [WHERE] --> is started, with
-# the page's example values replaced (%MAP below): a PostgreSQL cluster of
+# the page's example values replaced (@MAP below): a PostgreSQL cluster of
 # this test's own with the page's settings, pg_hba.conf lines and roles;
 # the package's cvc-migrate; a Redis with the page's settings and
 # password; the node's secret files; Debian's nginx.conf with the page's
@@ -47,6 +47,7 @@ my $MARK = '/var/tmp/cvc-t060-installed';
 open my $lock, '>', '/run/lock/cvc-t060.lock' or die "lock: $!";
 wait_until(120, sub { flock $lock, LOCK_EX | LOCK_NB })
     or plan skip_all => 'another t/060-deb.t runs on this machine';
+my $mine = 1;                   # from here on, cleanup() is this run's
 
 my $was = `dpkg-query -W -f='\${Status}' $PKG 2>/dev/null`;
 plan skip_all => "$PKG is installed on this machine, not by this test: "
@@ -54,8 +55,9 @@ plan skip_all => "$PKG is installed on this machine, not by this test: "
     if $was =~ /\binstalled\b/ && !-e $MARK;
 
 # what the package touches, as it is before
-my @touched = ($SO, '/usr/lib/nginx/modules', '/usr/share/nginx/modules-available',
-               $ENABLED, "$ENABLED.removed", '/usr/share/cvc-gateway',
+my @touched = ($SO, '/usr/lib/nginx/modules', '/usr/lib/nginx',
+               '/usr/share/nginx/modules-available', $ENABLED,
+               "$ENABLED.removed", '/usr/share/cvc-gateway',
                '/usr/sbin/cvc-migrate', "/usr/share/doc/$PKG");
 my %before = map { $_ => (-e $_ || -l $_) ? 1 : 0 } @touched;
 
@@ -94,8 +96,11 @@ is(run('make -s deb'), 0, 'make deb');
 my ($version) = (slurp('ngx_cvc_module/ngx_http_cvc_module.h') // '')
     =~ /^#define NGX_HTTP_CVC_VERSION\s+"([^"]+)"/m;
 my $arch = `dpkg --print-architecture` =~ s/\s+//gr;
-my $deb = abs_path("build/deb/${PKG}_${version}_$arch.deb");
-ok(-f $deb, "build/deb/${PKG}_${version}_$arch.deb") or BAIL_OUT('no package');
+my $deb = "$root/build/deb/${PKG}_${version}_$arch.deb";
+unless (ok(-f $deb, "build/deb/${PKG}_${version}_$arch.deb")) {
+    done_testing;
+    exit;
+}
 
 my ($abi) = `dpkg-query -W -f='\${Provides}' nginx` =~ /(nginx-abi-[\w.~+-]+)/;
 ok($abi, "Debian's nginx provides $abi");
@@ -142,6 +147,7 @@ sub dpkg {
 
 my ($dir, $pg, $restore, $redis_pid, @masters);
 sub cleanup {
+    return unless $mine;
     for my $pid (@masters) {
         next unless $pid && kill 0, $pid;
         kill 'QUIT', $pid;
@@ -339,12 +345,15 @@ sub shell_ok {
 
 # ---- PostgreSQL, as deploy.md sets it up -----------------------------------
 
-$ENV{PG_BIN} = (sort { $a cmp $b } glob '/usr/lib/postgresql/*/bin')[-1];
+$ENV{PG_BIN} = (sort { ($a =~ /(\d+)/)[0] <=> ($b =~ /(\d+)/)[0] }
+                 glob '/usr/lib/postgresql/*/bin')[-1];
 sub as_pg { return "runuser -u postgres -- $ENV{PG_BIN}/$_[0]" }
 sub psql_super_at {
     my ($p, $db, $sql) = @_;
     spew("$dir/q.sql", $sql);
-    my $out = `runuser -u postgres -- psql -XAtq -v ON_ERROR_STOP=1 -h $dir/pg-sock -p $p -d $db -f $dir/q.sql 2>&1`;
+    my $cmd = "runuser -u postgres -- psql -XAtq -v ON_ERROR_STOP=1 "
+              . "-h $dir/pg-sock -p $p -d $db -f $dir/q.sql 2>&1";
+    my $out = `$cmd`;
     return wantarray ? ($out =~ s/\s+$//r, $?) : $out =~ s/\s+$//r;
 }
 
@@ -387,7 +396,8 @@ spew("$dir/gateway.pgpass", "127.0.0.1:$pg_port:cvc:cvc:$secret{'GATEWAY-PASSWOR
 sub psql_as_gateway {
     my ($sql) = @_;
     local $ENV{PGPASSFILE} = "$dir/gateway.pgpass";
-    return scalar `psql -XAtq -d 'host=127.0.0.1 port=$pg_port dbname=cvc user=cvc' -c '$sql' 2>&1`;
+    my $conn = "host=127.0.0.1 port=$pg_port dbname=cvc user=cvc";
+    return scalar `psql -XAtq -d '$conn' -c '$sql' 2>&1`;
 }
 like(psql_as_gateway('select count(*) from cvc.ledger_entries'),
      qr/permission denied/, 'the gateway role may not read a table');
@@ -396,8 +406,9 @@ like(psql_as_gateway('select count(*) from cvc.ledger_entries'),
     like(`/usr/sbin/cvc-migrate 'host=127.0.0.1 port=$pg_port dbname=cvc user=cvc' 2>&1`,
          qr/connected as cvc, but database cvc belongs to cvc_owner/,
          'cvc-migrate refuses to run as the gateway role');
-    like(`psql -XAtq -d 'host=127.0.0.1 port=$pg_port dbname=postgres user=cvc' -c 'select 1' 2>&1`,
-         qr/no pg_hba\.conf entry/, 'pg_hba.conf: the gateway role reaches database cvc only');
+    my $conn = "host=127.0.0.1 port=$pg_port dbname=postgres user=cvc";
+    like(`psql -XAtq -d '$conn' -c 'select 1' 2>&1`, qr/no pg_hba\.conf entry/,
+         'pg_hba.conf: the gateway role reaches database cvc only');
 }
 
 # ---- Redis, as deploy.md sets it up ----------------------------------------
@@ -536,7 +547,8 @@ if ($pinger == 0) {
     POSIX::_exit(0);
 }
 is(dpkg('-i', $deb), 0, 'the package installed again under requests');
-isnt((stat $SO)[1], $inode, '... the .so a new file (dpkg renames; never rewrites the mapped one)');
+isnt((stat $SO)[1], $inode,
+     '... the .so a new file (dpkg renames it; never rewrites the mapped one)');
 my $old = master();
 is(run("@nginx -t"), 0, 'nginx -t with the new file');
 kill 'USR2', $old;
@@ -618,7 +630,8 @@ spew("$restore/postgresql.conf", $rconf);
 is(run(as_pg("pg_ctl start -w -t 60 -D $restore -l $dir/logs/restore.log -o '-p $restore_port'")),
    0, "a restore with deploy.md's recovery settings starts")
     or diag(slurp("$dir/logs/restore.log"));
-ok(wait_until(30, sub { psql_super_at($restore_port, 'postgres', 'select pg_is_in_recovery()') eq 'f' }),
+ok(wait_until(30, sub {
+       psql_super_at($restore_port, 'postgres', 'select pg_is_in_recovery()') eq 'f' }),
    '... replays the archive and is promoted')
     or diag(slurp("$dir/logs/restore.log"));
 is(psql_super_at($restore_port, 'cvc', 'select count(*) from cvc.payment_requests where id = '
