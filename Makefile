@@ -52,7 +52,8 @@ export CVC_PORT CVC_PG_PORT CVC_REDIS_PORT CVC_SMTP_PORT SANITIZE
 
 PACKAGES := nginx nginx-dev libhiredis-dev libpq-dev libjansson-dev libssl-dev \
             postgresql redis-server libxlsxwriter-dev libcurl4-openssl-dev \
-            python3-aiosmtpd gcc libc6-dev make perl curl procps openssl
+            python3-aiosmtpd python3-prometheus-client gcc libc6-dev make perl \
+            curl procps openssl
 
 # make bench's load generators (pgbench comes with postgresql)
 BENCH_PACKAGES := wrk

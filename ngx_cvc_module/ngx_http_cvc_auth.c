@@ -43,13 +43,6 @@ typedef struct {
 } ngx_http_cvc_login_t;
 
 
-#define NGX_HTTP_CVC_LUA_NOW                                                 \
-    "local function now() "                                                  \
-    "local t = redis.call('TIME') "                                          \
-    "return t[1] * 1000 + math.floor(t[2] / 1000) "                          \
-    "+ tonumber(redis.call('GET', KEYS[1]) or '0') end "
-
-
 /* KEYS: clock, session, account's sessions, account's strikes;
  * ARGV: kind, id, convention, csrf, idle, max.  None for an account that
  * 3 wrong passwords locked since its password was checked. */
@@ -343,7 +336,7 @@ ngx_http_cvc_api_key_found(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ngx_http_cvc_proceed(r);
+    ctx->authenticated(r);
 
     return NGX_DONE;
 }
@@ -414,7 +407,7 @@ ngx_http_cvc_session_found(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
         }
     }
 
-    ngx_http_cvc_proceed(r);
+    ctx->authenticated(r);
 
     return NGX_DONE;
 }

@@ -142,7 +142,8 @@ ngx_http_cvc_destination_check(ngx_http_cvc_task_t **taskp, ngx_str_t *host,
         return NGX_ERROR;
     }
 
-    task = ngx_http_cvc_task_alloc(sizeof(ngx_http_cvc_resolve_t));
+    task = ngx_http_cvc_task_alloc(NGX_HTTP_CVC_TASK_RESOLVE,
+                                 sizeof(ngx_http_cvc_resolve_t));
     if (task == NULL) {
         return NGX_ERROR;
     }

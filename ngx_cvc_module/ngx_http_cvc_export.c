@@ -284,7 +284,7 @@ ngx_http_cvc_export(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
         size += params[i].len + 1;
     }
 
-    task = ngx_http_cvc_task_alloc(size);
+    task = ngx_http_cvc_task_alloc(NGX_HTTP_CVC_TASK_EXPORT, size);
     if (task == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }

@@ -10,6 +10,7 @@
 static ngx_int_t ngx_http_cvc_add_variables(ngx_conf_t *cf);
 static void *ngx_http_cvc_create_main_conf(ngx_conf_t *cf);
 static char *ngx_http_cvc_init_main_conf(ngx_conf_t *cf, void *conf);
+static ngx_int_t ngx_http_cvc_postconfiguration(ngx_conf_t *cf);
 static char *ngx_http_cvc_webhook_allow(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static void *ngx_http_cvc_create_loc_conf(ngx_conf_t *cf);
@@ -243,6 +244,13 @@ static ngx_command_t  ngx_http_cvc_commands[] = {
       offsetof(ngx_http_cvc_loc_conf_t, ops),
       NULL },
 
+    { ngx_string("cvc_metrics"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_http_cvc_enable,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_cvc_loc_conf_t, metrics),
+      NULL },
+
     { ngx_string("cvc_ops_token"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_str_slot,
@@ -256,7 +264,7 @@ static ngx_command_t  ngx_http_cvc_commands[] = {
 
 static ngx_http_module_t  ngx_http_cvc_module_ctx = {
     ngx_http_cvc_add_variables,            /* preconfiguration */
-    NULL,                                  /* postconfiguration */
+    ngx_http_cvc_postconfiguration,        /* postconfiguration */
 
     ngx_http_cvc_create_main_conf,         /* create main configuration */
     ngx_http_cvc_init_main_conf,           /* init main configuration */
@@ -436,6 +444,10 @@ ngx_http_cvc_init_main_conf(ngx_conf_t *cf, void *conf)
 
     if (!mcf->enabled) {
         return NGX_CONF_OK;
+    }
+
+    if (ngx_http_cvc_metrics_conf(cf, mcf) != NGX_OK) {
+        return NGX_CONF_ERROR;
     }
 
     if (mcf->redis.host.len == 0) {
@@ -672,6 +684,7 @@ ngx_http_cvc_create_loc_conf(ngx_conf_t *cf)
 
     lcf->api = NGX_CONF_UNSET;
     lcf->ops = NGX_CONF_UNSET;
+    lcf->metrics = NGX_CONF_UNSET;
 
     return lcf;
 }
@@ -688,8 +701,9 @@ ngx_http_cvc_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_value(conf->api, prev->api, 0);
     ngx_conf_merge_value(conf->ops, prev->ops, 0);
     ngx_conf_merge_str_value(conf->ops_token, prev->ops_token, "");
+    ngx_conf_merge_value(conf->metrics, prev->metrics, 0);
 
-    if (!conf->api && !conf->ops) {
+    if (!conf->api && !conf->ops && !conf->metrics) {
         return NGX_CONF_OK;
     }
 
@@ -697,8 +711,9 @@ ngx_http_cvc_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     if (!mcf->enabled) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"cvc_api\" and \"cvc_ops\" need \"cvc_postgres\" "
-                           "and \"cvc_redis\" in the http block");
+                           "\"cvc_api\", \"cvc_ops\" and \"cvc_metrics\" need "
+                           "\"cvc_postgres\" and \"cvc_redis\" in the http "
+                           "block");
         return NGX_CONF_ERROR;
     }
 
@@ -831,6 +846,8 @@ ngx_http_cvc_init_process(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
+    ngx_http_cvc_metrics_init_process(cycle);
+
     if (ngx_http_cvc_pg_init_process(cycle, mcf) != NGX_OK
         || ngx_http_cvc_redis_init_process(cycle, mcf) != NGX_OK
         || ngx_http_cvc_outbox_init_process(cycle) != NGX_OK
@@ -849,4 +866,33 @@ ngx_http_cvc_exit_process(ngx_cycle_t *cycle)
     ngx_http_cvc_export_exit_process(cycle);
     ngx_http_cvc_pg_exit_process(cycle);
     ngx_http_cvc_redis_exit_process(cycle);
+    ngx_http_cvc_metrics_exit_process();
+}
+
+
+/* every request of the module's locations is counted as it ends */
+
+static ngx_int_t
+ngx_http_cvc_postconfiguration(ngx_conf_t *cf)
+{
+    ngx_http_handler_pt        *h;
+    ngx_http_core_main_conf_t  *cmcf;
+    ngx_http_cvc_main_conf_t   *mcf;
+
+    mcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_cvc_module);
+
+    if (!mcf->enabled) {
+        return NGX_OK;
+    }
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_LOG_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_cvc_metrics_log;
+
+    return NGX_OK;
 }

@@ -34,6 +34,7 @@ typedef struct {
 
     /* out */
     ngx_uint_t                  ok;
+    ngx_uint_t                  timedout;
     long                        status;
     size_t                      answer;     /* bytes of the answer read */
     char                        refused[160];
@@ -61,6 +62,7 @@ static curl_socket_t ngx_http_cvc_outbox_socket(void *data,
 static size_t ngx_http_cvc_outbox_answer(char *buf, size_t size, size_t n,
     void *data);
 static void ngx_http_cvc_outbox_sent(void *data, void *ctx);
+static void ngx_http_cvc_outbox_count(ngx_http_cvc_delivery_t *d);
 static void ngx_http_cvc_outbox_recorded(void *data, ngx_int_t rc,
     PGresult *res);
 static char *ngx_http_cvc_outbox_copy(char **p, json_t *json,
@@ -171,7 +173,7 @@ ngx_http_cvc_outbox_claimed(void *data, ngx_int_t rc, PGresult *res)
         }
     }
 
-    task = ngx_http_cvc_task_alloc(size);
+    task = ngx_http_cvc_task_alloc(NGX_HTTP_CVC_TASK_MAIL, size);
     if (task == NULL) {
         goto done;
     }
@@ -191,6 +193,10 @@ ngx_http_cvc_outbox_claimed(void *data, ngx_int_t rc, PGresult *res)
 
     d->webhook = (ngx_strcmp(json_string_value(json_object_get(msg, "kind")),
                              "webhook") == 0);
+
+    if (d->webhook) {
+        task->kind = NGX_HTTP_CVC_TASK_WEBHOOK;
+    }
     d->to = ngx_http_cvc_outbox_copy(&p, msg, "to");
     d->subject = ngx_http_cvc_outbox_copy(&p, msg, "subject");
     d->text = ngx_http_cvc_outbox_copy(&p, msg, "text");
@@ -474,6 +480,7 @@ ngx_http_cvc_outbox_post(ngx_http_cvc_delivery_t *d, CURL *curl)
     rc = curl_easy_perform(curl);
 
     (void) curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &d->status);
+    d->timedout = (rc == CURLE_OPERATION_TIMEDOUT);
 
     /* a 2xx is a delivery, even where the answer is cut at 64 KB */
 
@@ -541,6 +548,31 @@ ngx_http_cvc_outbox_answer(char *buf, size_t size, size_t n, void *data)
 }
 
 
+/* the metrics of a delivery */
+
+static void
+ngx_http_cvc_outbox_count(ngx_http_cvc_delivery_t *d)
+{
+    if (!d->webhook) {
+        ngx_http_cvc_metrics_count(d->ok ? NGX_HTTP_CVC_M_OUTBOX_SENT_EMAIL
+                                         : NGX_HTTP_CVC_M_OUTBOX_FAILED_EMAIL,
+                                   1);
+        return;
+    }
+
+    ngx_http_cvc_metrics_count(d->ok ? NGX_HTTP_CVC_M_OUTBOX_SENT_WEBHOOK
+                                     : NGX_HTTP_CVC_M_OUTBOX_FAILED_WEBHOOK,
+                               1);
+
+    ngx_http_cvc_metrics_count(d->ok ? NGX_HTTP_CVC_M_WEBHOOK_DELIVERED
+                               : d->refused[0] ? NGX_HTTP_CVC_M_WEBHOOK_REFUSED
+                               : d->timedout ? NGX_HTTP_CVC_M_WEBHOOK_TIMEOUT
+                               : d->status > 0
+                                 ? NGX_HTTP_CVC_M_WEBHOOK_HTTP_ERROR
+                               : NGX_HTTP_CVC_M_WEBHOOK_ERROR, 1);
+}
+
+
 /* back on the event loop: the outcome goes to PostgreSQL */
 
 static void
@@ -551,6 +583,8 @@ ngx_http_cvc_outbox_sent(void *data, void *ctx)
     u_char                 status[NGX_INT_T_LEN];
     ngx_str_t              params[4];
     ngx_http_cvc_pg_op_t  *op;
+
+    ngx_http_cvc_outbox_count(d);
 
     if (d->ok) {
         ngx_log_error(NGX_LOG_INFO, ngx_http_cvc_outbox_log, 0,

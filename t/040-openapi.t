@@ -177,7 +177,7 @@ for my $o (@ops) {
         push @problems, "$status is not the error object"
             if $schema && ($schema->{'$ref'} // '') ne
                           '#/components/schemas/Error'
-               && !($path eq '/api/v1/health' && $status eq '503');
+               && !($path =~ m{^/api/v1/health(?:/ready)?$} && $status eq '503');
     }
     if (my $body = $op->{requestBody}) {
         my $schema = resolve($body->{content}{'application/json'}{schema});

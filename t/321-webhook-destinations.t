@@ -129,7 +129,9 @@ sub delivery_of {
     my ($url) = @_;
     my $d;
     wait_until(15, sub {
-        ($d) = grep { $_->{url} eq $url && $_->{attempts} > 0 } deliveries();
+        ($d) = grep { $_->{url} eq $url && $_->{attempts} > 0
+                      && (defined $_->{last_error} || defined $_->{last_status}) }
+               deliveries();
         return $d;
     });
     return $d // {};
