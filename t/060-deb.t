@@ -8,7 +8,8 @@
 # the package's cvc-migrate; a Redis with the page's settings and
 # password; the node's secret files; Debian's nginx.conf with the page's
 # three nginx blocks, serving the API over TLS (logins, a pre-reservation
-# paid and confirmed, a request cancelled, the list); the module upgraded
+# paid and confirmed, a request cancelled, the list; the metrics and the
+# readiness on the internal and public listeners); the module upgraded
 # under requests (the package installed again, then USR2, WINCH, QUIT);
 # the dump, the base backup and a restore to a point in time. At the end
 # the package is purged and the machine is as it was.
@@ -241,18 +242,6 @@ my $T = `$NGINX -T -c $dir/nginx-default.conf -e $dir/logs/error.log 2>/dev/null
 like($T, qr{^# configuration file \Q$ENABLED\E:\nload_module modules/ngx_http_cvc_module\.so;}m,
      'nginx -T: the module comes from modules-enabled');
 
-# does the module know this directive? (deploy.md's "# needs: NAME" lines
-# are kept only then: some are added in parallel)
-sub module_knows {
-    my ($name) = @_;
-    spew("$dir/probe.conf", "load_module $SO;\npid $dir/probe.pid;\n"
-         . "events {}\nhttp {\n$temp_paths    server {\n"
-         . "        location / { $name; }\n    }\n}\n");
-    my $out = `$NGINX -t -c $dir/probe.conf -e $dir/logs/probe.log 2>&1`;
-    return $out !~ /unknown directive "\Q$name\E"/;
-}
-ok(!module_knows('cvc_no_such_directive'), 'an unknown directive is told apart');
-
 # ---- deploy.md's blocks ----------------------------------------------------
 
 my $doc = slurp('docs/deploy.md') // die;
@@ -301,6 +290,7 @@ my @MAP = (
     ['set_real_ip_from 10.0.0.2;' => 'set_real_ip_from 127.0.0.1;'],
     ['set_real_ip_from 10.0.0.3;' => 'set_real_ip_from 127.0.0.1;'],
     ['allow 10.0.0.0/24;'      => 'allow 127.0.0.1;'],
+    ['allow 10.0.0.9;'         => 'allow 127.0.0.1;'],
     ['https://pay.example.fr'  => "https://127.0.0.1:$port"],
     ['/etc/nginx/cvc'          => "$dir/etc/nginx/cvc"],
     ['/etc/ssl/'               => "$dir/etc/ssl/"],
@@ -317,9 +307,6 @@ sub render {
         $text =~ s/\Q$from\E/$to/g;
     }
     $text =~ s/'2026-12-03 14:05:00\+01'/'$target_time'/g if defined $target_time;
-    # lines marked "# needs: NAME", where the module lacks that directive
-    $text =~ s{^(.*\#\s*needs:\s*(\w+)[^\n]*\n)}
-              { my ($line, $name) = ($1, $2); module_knows($name) ? $line : '' }gme;
     die "deploy.md: an example value left after rendering:\n$text"
         if $text =~ /\b10\.\d+\.\d+\.\d+|\b[A-Z]+-(?:PASSWORD|TOKEN)\b/;
     # nothing of this machine's /etc or /var: only this test's folder
@@ -521,12 +508,13 @@ is_deeply([map { $_->{id} } @{ $r->{json}{data} // [] }], [$q->{id}, $p->{id}],
           '... both, the last action first');
 is(customer_balance($c), 6000, "the customer's balance: 100,00 - 40,00");
 
-if (module_knows('cvc_metrics')) {
-    is(HTTP::Tiny->new->get("$internal/metrics")->{status}, 200,
-       'metrics on the internal listener');
-} else {
-    pass('cvc_metrics not in the module yet: its line left out');
-}
+$r = HTTP::Tiny->new->get("$internal/metrics");
+is($r->{status}, 200, 'the metrics, on the internal listener');
+like($r->{content}, qr/^cvc_payment_requests_total\{event="confirmed"\} 1$/m,
+     '... which count the confirmation');
+$r = api(GET => '/api/v1/health/ready');
+is($r->{status}, 200, 'ready: the schema cvc-migrate made is the one the module needs');
+is($r->{json}{status}, 'ok', '... ok');
 
 # ---- the upgrade: the package again, then nginx's binary upgrade ----------
 
