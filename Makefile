@@ -11,6 +11,7 @@
 #   make bench        the hot endpoints under wrk, beside pgbench and nginx
 #                     alone; the table goes to docs/performance.md
 #   make fuzz         the libFuzzer harnesses of fuzz/, FUZZ_TIME s each (60)
+#   make deb          the Debian package in build/deb/ (dpkg-buildpackage)
 #   make clean
 
 SHELL := /bin/bash
@@ -59,7 +60,7 @@ PACKAGES := nginx nginx-dev libhiredis-dev libpq-dev libjansson-dev libssl-dev \
 BENCH_PACKAGES := wrk
 
 .PHONY: all deps web web-deps run stop test print-sanitize-tests bench \
-        bench-deps fuzz fuzz-deps clean FORCE
+        bench-deps fuzz fuzz-deps deb deb-deps clean FORCE
 
 all: $(MODULE)
 
@@ -226,6 +227,26 @@ $(FUZZ_BINS): %: %.o $(FUZZ_DIR)/ngx_fuzz.o $(FUZZ_DIR)/libcvc.a \
               $(FUZZ_DIR)/libngx.so
 	clang -fsanitize=fuzzer,address,undefined -o $@ $^ \
 	  -Wl,-rpath,'$$ORIGIN' $(FUZZ_LIBS)
+
+# The Debian package (debian/, scripts/build-deb): dpkg-buildpackage on a
+# copy of the sources, results in build/deb/; the version is the module's
+# (NGX_HTTP_CVC_VERSION). Its build dependencies, those missing only.
+DEB_PACKAGES := dpkg-dev debhelper nginx-dev libpq-dev libhiredis-dev \
+                libjansson-dev libssl-dev libxlsxwriter-dev libcurl4-openssl-dev
+CVC_VERSION := $(shell sed -n 's/^.define NGX_HTTP_CVC_VERSION *"\([^"]*\)".*/\1/p' \
+                 ngx_cvc_module/ngx_http_cvc_module.h)
+DEB := build/deb/libnginx-mod-http-cvc_$(CVC_VERSION)_$(shell dpkg --print-architecture).deb
+DEB_SRC := config $(MOD_SRC) $(shell find debian sql -type f) scripts/cvc-migrate \
+           scripts/build-deb README.md docs/deploy.md docs/directives.md \
+           docs/operations.md docs/security.md conf/production.example.conf
+
+deb-deps:
+	$(call apt_missing,$(DEB_PACKAGES))
+
+deb: $(DEB)
+
+$(DEB): $(DEB_SRC) | deb-deps
+	scripts/build-deb build/deb
 
 clean:
 	rm -rf build
