@@ -187,6 +187,10 @@ ngx_fuzz_init(void)
     ngx_fuzz_cycle.pool = pool;
     ngx_fuzz_cycle.log = &ngx_fuzz_log;
     ngx_fuzz_cycle.conf_ctx = (void ****) ngx_fuzz_conf_ctx;
+
+    /* the metrics' zone is asked for, and never made: no counting here */
+    ngx_fuzz_assert(ngx_list_init(&ngx_fuzz_cycle.shared_memory, pool, 1,
+                                  sizeof(ngx_shm_zone_t)) == NGX_OK);
     ngx_fuzz_conf_ctx[0] = &ngx_fuzz_http_ctx;
     ngx_fuzz_http_ctx.main_conf = ngx_fuzz_main_conf;
     ngx_fuzz_http_ctx.loc_conf = ngx_fuzz_loc_conf;

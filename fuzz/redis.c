@@ -126,7 +126,7 @@ run(redisReply *reply, ngx_uint_t flags)
 
         /* as ngx_http_cvc_redis_step() left it, then the reply */
 
-        fr->ctx->next = (void *) st->next;
+        fr->ctx->redis_next = st->next;
         fr->r->main->count++;
 
         ngx_http_cvc_redis_step_done(fr->r, NGX_OK, reply);
