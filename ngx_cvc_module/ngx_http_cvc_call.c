@@ -345,3 +345,67 @@ ngx_http_cvc_hash_step_done(void *data, ngx_int_t rc, ngx_str_t *hash)
 
     ngx_http_cvc_finalize(r, next(r, ctx, rc, &copy));
 }
+
+
+/* EVAL script nkeys args... */
+
+ngx_int_t
+ngx_http_cvc_eval(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
+    const char *script, ngx_uint_t nkeys, ngx_str_t *args, ngx_uint_t nargs,
+    ngx_http_cvc_redis_next_pt next)
+{
+    u_char       n[NGX_INT_T_LEN];
+    size_t       argvlen[16];
+    ngx_uint_t   i;
+    const char  *argv[16];
+
+    if (nargs + 3 > 16) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    argv[0] = "EVAL";
+    argvlen[0] = 4;
+    argv[1] = script;
+    argvlen[1] = ngx_strlen(script);
+    argv[2] = (char *) n;
+    argvlen[2] = ngx_sprintf(n, "%ui", nkeys) - n;
+
+    for (i = 0; i < nargs; i++) {
+        argv[3 + i] = (char *) args[i].data;
+        argvlen[3 + i] = args[i].len;
+    }
+
+    return ngx_http_cvc_redis_step(r, ctx, 3 + nargs, argv, argvlen, next);
+}
+
+
+/* prefix a[:b] */
+
+ngx_str_t *
+ngx_http_cvc_key(ngx_http_request_t *r, ngx_str_t *key, const char *prefix,
+    ngx_str_t *a, ngx_str_t *b)
+{
+    u_char  *p;
+    size_t   len;
+
+    len = ngx_strlen(prefix) + a->len + (b ? 1 + b->len : 0);
+
+    p = ngx_pnalloc(r->pool, len);
+    if (p == NULL) {
+        return NULL;
+    }
+
+    key->data = p;
+    p = ngx_cpymem(p, prefix, ngx_strlen(prefix));
+    p = ngx_cpymem(p, a->data, a->len);
+
+    if (b != NULL) {
+        *p++ = ':';
+        p = ngx_cpymem(p, b->data, b->len);
+    }
+
+    key->len = p - key->data;
+
+    return key;
+}
+

@@ -173,6 +173,14 @@ typedef struct {
 } ngx_http_cvc_strike_t;
 
 
+/* the 3 strikes (ngx_http_cvc_strike.c): wrong tries in a row are kept a
+ * month, tries being checked a minute at most */
+#define NGX_HTTP_CVC_STRIKES            3
+#define NGX_HTTP_CVC_STRIKES_STR        "3"
+#define NGX_HTTP_CVC_FAIL_LIFE          "2592000000"
+#define NGX_HTTP_CVC_TRYING_LIFE        "60000"
+
+
 /* "now" in a Lua script, in ms on the test clock (KEYS[1]: cvc:clock) */
 #define NGX_HTTP_CVC_LUA_NOW                                                 \
     "local function now() "                                                  \
