@@ -8,6 +8,8 @@
 #   make web          build the web front end into web/dist (plain ES modules)
 #   make bench        the hot endpoints under wrk, beside pgbench and nginx
 #                     alone; the table goes to docs/performance.md
+#   make chaos        a bank run under faults (PostgreSQL and Redis killed,
+#                     workers killed, reloads) and its invariants (t/chaos/run)
 #   make clean
 
 SHELL := /bin/bash
@@ -54,7 +56,7 @@ PACKAGES := nginx nginx-dev libhiredis-dev libpq-dev libjansson-dev libssl-dev \
 # make bench's load generators (pgbench comes with postgresql)
 BENCH_PACKAGES := wrk
 
-.PHONY: all deps web web-deps run stop test bench bench-deps clean FORCE
+.PHONY: all deps web web-deps run stop test bench bench-deps chaos clean FORCE
 
 all: $(MODULE)
 
@@ -160,6 +162,12 @@ bench-deps:
 # On a throw-away stack of its own (bench/run; BENCH_* settings there)
 bench: bench-deps all
 	CVC_MODULE=$(MODULE) bench/run
+
+# On a throw-away stack of its own (t/chaos/run; CHAOS_* settings there);
+# the stack's packages, those missing only
+chaos: all
+	$(call apt_missing,$(PACKAGES))
+	CVC_MODULE=$(MODULE) t/chaos/run
 
 clean:
 	rm -rf build
