@@ -4,6 +4,8 @@
 #   make SANITIZE=1   same with ASan/UBSan, in build/asan/
 #   make run / stop   dev stack in .run/ (nginx + PostgreSQL + Redis)
 #   make test         full test suite in a throw-away stack (T=t/010-x.t to narrow)
+#   make SANITIZE=1 test   the same on the ASan/UBSan build (CI: the money
+#                     and parser tests, SANITIZE_TESTS)
 #   make deps         install the Debian packages we need
 #   make web          build the web front end into web/dist (plain ES modules)
 #   make bench        the hot endpoints under wrk, beside pgbench and nginx
@@ -51,12 +53,13 @@ export CVC_PORT CVC_PG_PORT CVC_REDIS_PORT CVC_SMTP_PORT SANITIZE
 
 PACKAGES := nginx nginx-dev libhiredis-dev libpq-dev libjansson-dev libssl-dev \
             postgresql redis-server libxlsxwriter-dev libcurl4-openssl-dev \
-            python3-aiosmtpd gcc libc6-dev make perl curl procps openssl
+            python3-aiosmtpd python3-prometheus-client gcc libc6-dev make perl \
+            curl procps openssl
 
 # make bench's load generators (pgbench comes with postgresql)
 BENCH_PACKAGES := wrk
 
-.PHONY: all deps web web-deps run stop test bench bench-deps chaos clean FORCE
+.PHONY: all deps web web-deps run stop test print-sanitize-tests bench bench-deps chaos clean FORCE
 
 all: $(MODULE)
 
@@ -154,6 +157,16 @@ stop:
 
 test: deps all web web-deps
 	CVC_MODULE=$(MODULE) scripts/run-tests $(T)
+
+# What CI runs under SANITIZE=1 (.ci/run): the money paths and the parsers
+SANITIZE_TESTS := t/020-router.t t/200-payment-request-create.t \
+                  t/210-idempotency.t t/230-customer-pay.t \
+                  t/240-confirm-cancel.t t/250-lists.t t/270-concurrency.t \
+                  t/280-ledger.t t/293-export-formulas.t \
+                  t/316-mail-addresses.t t/321-webhook-destinations.t
+
+print-sanitize-tests:
+	@echo $(SANITIZE_TESTS)
 
 # The stack's packages and wrk, those missing only (not the web's)
 bench-deps:

@@ -8,9 +8,17 @@
 
 #include "ngx_http_cvc_module.h"
 
+#include <curl/curl.h>
+
 
 static ngx_int_t ngx_http_cvc_api_key_created(ngx_http_request_t *r,
     ngx_http_cvc_ctx_t *ctx, json_t *result);
+static ngx_int_t ngx_http_cvc_webhook_host(ngx_pool_t *pool, const char *url,
+    ngx_str_t *host);
+static void ngx_http_cvc_webhook_checked(void *data, ngx_int_t rc,
+    const char *why);
+static ngx_int_t ngx_http_cvc_webhook_save(ngx_http_request_t *r,
+    ngx_http_cvc_ctx_t *ctx);
 
 
 /* GET /api/v1/merchant/me */
@@ -150,13 +158,17 @@ ngx_http_cvc_api_key_revoke(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx)
 }
 
 
-/* PUT /api/v1/points-of-sale/{pos}/webhook {"url"} */
+/*
+ * PUT /api/v1/points-of-sale/{pos}/webhook {"url"}: an http(s) URL whose
+ * host does not lead to this machine or its networks (checked in the
+ * thread pool, ngx_http_cvc_destination.c), then saved.
+ */
 
 ngx_int_t
 ngx_http_cvc_webhook_put(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx)
 {
     json_t      *errors;
-    ngx_str_t    params[7];
+    ngx_str_t    host;
     const char  *url, *p;
 
     static const char  *fields[] = { "url", NULL };
@@ -172,11 +184,17 @@ ngx_http_cvc_webhook_put(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx)
         p = (ngx_strncmp(url, "https://", 8) == 0) ? url + 8
             : (ngx_strncmp(url, "http://", 7) == 0) ? url + 7 : NULL;
 
+        if (p != NULL && *p == '/') {
+            p = NULL;                           /* no host: "http:///x" */
+        }
+
         if (p != NULL) {
             for ( /* void */ ; *p > ' ' && *p != 0x7f; p++) { /* void */ }
         }
 
-        if (p == NULL || *p != '\0' || p == url + 7 || p == url + 8) {
+        if (p == NULL || *p != '\0' || p == url + 7 || p == url + 8
+            || ngx_http_cvc_webhook_host(r->pool, url, &host) != NGX_OK)
+        {
             json_object_set_new(errors, "url",
                                 json_string("must be an http:// or https:// "
                                             "URL"));
@@ -188,6 +206,99 @@ ngx_http_cvc_webhook_put(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx)
     }
 
     json_decref(errors);
+
+    if (ngx_http_cvc_destination_check(&ctx->task, &host,
+                                       ngx_http_cvc_webhook_checked, r)
+        != NGX_AGAIN)
+    {
+        return ngx_http_cvc_send_unavailable(r, "The thread pool");
+    }
+
+    return NGX_DONE;
+}
+
+
+/* the URL's host, without an IPv6 address's brackets */
+
+static ngx_int_t
+ngx_http_cvc_webhook_host(ngx_pool_t *pool, const char *url, ngx_str_t *host)
+{
+    char       *h;
+    CURLU      *u;
+    u_char     *p;
+    size_t      len;
+    ngx_int_t   rc;
+
+    u = curl_url();
+    if (u == NULL) {
+        return NGX_ERROR;
+    }
+
+    rc = NGX_DECLINED;
+    h = NULL;
+
+    if (curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK
+        && curl_url_get(u, CURLUPART_HOST, &h, 0) == CURLUE_OK)
+    {
+        p = (u_char *) h;
+        len = ngx_strlen(p);
+
+        if (len > 2 && p[0] == '[' && p[len - 1] == ']') {
+            p++;
+            len -= 2;
+
+        } else if (len > 1 && p[len - 1] == '.') {
+            len--;                              /* "localhost." */
+        }
+
+        host->len = len;
+        host->data = ngx_pnalloc(pool, len);
+
+        if (host->data != NULL) {
+            ngx_memcpy(host->data, p, len);
+        }
+
+        rc = (host->data != NULL && len > 0) ? NGX_OK : NGX_ERROR;
+    }
+
+    curl_free(h);
+    curl_url_cleanup(u);
+
+    return rc;
+}
+
+
+static void
+ngx_http_cvc_webhook_checked(void *data, ngx_int_t rc, const char *why)
+{
+    ngx_http_request_t  *r = data;
+
+    json_t              *errors;
+    ngx_http_cvc_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_cvc_module);
+    ctx->task = NULL;
+
+    if (rc == NGX_OK) {
+        ngx_http_cvc_finalize(r, ngx_http_cvc_webhook_save(r, ctx));
+        return;
+    }
+
+    errors = json_pack("{s:s+}", "url", "must not lead to this machine or "
+                       "a private network: ", why);
+    if (errors == NULL) {
+        ngx_http_cvc_finalize(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ngx_http_cvc_finalize(r, ngx_http_cvc_send_invalid(r, errors));
+}
+
+
+static ngx_int_t
+ngx_http_cvc_webhook_save(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx)
+{
+    ngx_str_t  params[7];
 
     ngx_http_cvc_principal_params(ctx, params);
     params[2] = ctx->params[0];

@@ -22,6 +22,7 @@
 
 #define NGX_HTTP_CVC_TOKEN_BYTES     32
 #define NGX_HTTP_CVC_STRIKES         3
+#define NGX_HTTP_CVC_STRIKES_STR     "3"
 #define NGX_HTTP_CVC_RESET_LIFE      "3600000"
 #define NGX_HTTP_CVC_FAIL_LIFE       "2592000000"
 #define NGX_HTTP_CVC_TRYING_LIFE     "60000"
@@ -42,17 +43,13 @@ typedef struct {
 } ngx_http_cvc_login_t;
 
 
-#define NGX_HTTP_CVC_LUA_NOW                                                 \
-    "local function now() "                                                  \
-    "local t = redis.call('TIME') "                                          \
-    "return t[1] * 1000 + math.floor(t[2] / 1000) "                          \
-    "+ tonumber(redis.call('GET', KEYS[1]) or '0') end "
-
-
-/* KEYS: clock, session, account's sessions;
- * ARGV: kind, id, convention, csrf, idle, max */
+/* KEYS: clock, session, account's sessions, account's strikes;
+ * ARGV: kind, id, convention, csrf, idle, max.  None for an account that
+ * 3 wrong passwords locked since its password was checked. */
 static const char  ngx_http_cvc_lua_session_create[] =
     NGX_HTTP_CVC_LUA_NOW
+    "if tonumber(redis.call('GET', KEYS[4]) or '0') >= "
+    NGX_HTTP_CVC_STRIKES_STR " then return nil end "
     "local t = now() "
     "redis.call('HSET', KEYS[2], 'kind', ARGV[1], 'id', ARGV[2], "
     "'convention', ARGV[3], 'csrf', ARGV[4], 'created', t, 'seen', t) "
@@ -142,11 +139,11 @@ static const char  ngx_http_cvc_lua_reset_consume[] =
     "return string.sub(v, 1, sep - 1)";
 
 
-/* KEYS: account's sessions, strikes */
+/* KEYS: account's sessions, and keys to delete with them (its strikes) */
 static const char  ngx_http_cvc_lua_end_sessions[] =
     "local m = redis.call('SMEMBERS', KEYS[1]) "
     "for _, k in ipairs(m) do redis.call('DEL', k) end "
-    "redis.call('DEL', KEYS[1], KEYS[2]) "
+    "redis.call('DEL', unpack(KEYS)) "
     "return #m";
 
 
@@ -157,10 +154,12 @@ static ngx_int_t ngx_http_cvc_session_found(ngx_http_request_t *r,
 static ngx_int_t ngx_http_cvc_set_principal(ngx_http_request_t *r,
     ngx_http_cvc_principal_t *p, const char *kind, size_t kind_len,
     const char *id, size_t id_len);
+static void ngx_http_cvc_cookie_name(ngx_http_request_t *r,
+    ngx_uint_t customer, ngx_str_t *name);
 static ngx_int_t ngx_http_cvc_session_cookie(ngx_http_request_t *r,
-    ngx_str_t *token);
+    ngx_uint_t callers, ngx_str_t *token);
 static ngx_int_t ngx_http_cvc_set_cookie(ngx_http_request_t *r,
-    ngx_str_t *token);
+    ngx_uint_t customer, ngx_str_t *token);
 
 static ngx_int_t ngx_http_cvc_login(ngx_http_request_t *r,
     ngx_http_cvc_ctx_t *ctx, const char *realm);
@@ -170,6 +169,10 @@ static ngx_int_t ngx_http_cvc_login_found(ngx_http_request_t *r,
     ngx_http_cvc_ctx_t *ctx, json_t *result);
 static ngx_int_t ngx_http_cvc_login_check(ngx_http_request_t *r,
     ngx_http_cvc_ctx_t *ctx, json_t *result, ngx_http_cvc_step_pt right);
+static ngx_int_t ngx_http_cvc_lock_sessions(ngx_http_request_t *r,
+    ngx_http_cvc_ctx_t *ctx);
+static ngx_int_t ngx_http_cvc_locked_ended(ngx_http_request_t *r,
+    ngx_http_cvc_ctx_t *ctx, redisReply *reply);
 static ngx_int_t ngx_http_cvc_locked(ngx_http_request_t *r,
     ngx_http_cvc_ctx_t *ctx);
 static ngx_int_t ngx_http_cvc_login_right(ngx_http_request_t *r,
@@ -239,7 +242,7 @@ ngx_http_cvc_authenticate(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx)
     }
 
     if (ngx_http_cvc_bearer(r, &token) != NGX_OK) {
-        if (ngx_http_cvc_session_cookie(r, &token) != NGX_OK) {
+        if (ngx_http_cvc_session_cookie(r, callers, &token) != NGX_OK) {
             return ngx_http_cvc_send_error(r, NGX_HTTP_UNAUTHORIZED,
                                            "unauthenticated",
                                            "A session or an API key is "
@@ -333,7 +336,7 @@ ngx_http_cvc_api_key_found(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ngx_http_cvc_proceed(r);
+    ctx->authenticated(r);
 
     return NGX_DONE;
 }
@@ -404,7 +407,7 @@ ngx_http_cvc_session_found(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
         }
     }
 
-    ngx_http_cvc_proceed(r);
+    ctx->authenticated(r);
 
     return NGX_DONE;
 }
@@ -460,48 +463,83 @@ ngx_http_cvc_set_principal(ngx_http_request_t *r, ngx_http_cvc_principal_t *p,
 }
 
 
-static ngx_int_t
-ngx_http_cvc_session_cookie(ngx_http_request_t *r, ngx_str_t *token)
+/*
+ * Merchant and customer sessions have cookies of their own, so that one
+ * browser can hold both: __Host-cvc_session (the contract's) and
+ * __Host-cvc_customer_session; without the prefix on plain http.
+ */
+
+static void
+ngx_http_cvc_cookie_name(ngx_http_request_t *r, ngx_uint_t customer,
+    ngx_str_t *name)
 {
-    ngx_str_t                  name;
     ngx_http_cvc_main_conf_t  *mcf;
+
+    static ngx_str_t  names[2][2] = {
+        { ngx_string("cvc_session"), ngx_string("__Host-cvc_session") },
+        { ngx_string("cvc_customer_session"),
+          ngx_string("__Host-cvc_customer_session") }
+    };
 
     mcf = ngx_http_get_module_main_conf(r, ngx_http_cvc_module);
 
-    if (mcf->cookie_secure) {
-        ngx_str_set(&name, "__Host-cvc_session");
+    *name = names[customer ? 1 : 0][mcf->cookie_secure ? 1 : 0];
+}
 
-    } else {
-        ngx_str_set(&name, "cvc_session");
+
+/* the cookie of the sessions that may call the route */
+
+static ngx_int_t
+ngx_http_cvc_session_cookie(ngx_http_request_t *r, ngx_uint_t callers,
+    ngx_str_t *token)
+{
+    ngx_str_t  name;
+
+    if (callers & NGX_HTTP_CVC_MERCHANT) {
+        ngx_http_cvc_cookie_name(r, 0, &name);
+
+        if (ngx_http_parse_multi_header_lines(&r->headers_in.cookies, &name,
+                                              token)
+            != NGX_DECLINED)
+        {
+            return NGX_OK;
+        }
     }
 
-    if (ngx_http_parse_multi_header_lines(&r->headers_in.cookies, &name,
-                                          token)
-        == NGX_DECLINED)
-    {
-        return NGX_DECLINED;
+    if (callers & NGX_HTTP_CVC_CUSTOMER) {
+        ngx_http_cvc_cookie_name(r, 1, &name);
+
+        if (ngx_http_parse_multi_header_lines(&r->headers_in.cookies, &name,
+                                              token)
+            != NGX_DECLINED)
+        {
+            return NGX_OK;
+        }
     }
 
-    return NGX_OK;
+    return NGX_DECLINED;
 }
 
 
 /* token == NULL: the cookie is cleared */
 
 static ngx_int_t
-ngx_http_cvc_set_cookie(ngx_http_request_t *r, ngx_str_t *token)
+ngx_http_cvc_set_cookie(ngx_http_request_t *r, ngx_uint_t customer,
+    ngx_str_t *token)
 {
     u_char                    *p;
     size_t                     len;
-    ngx_str_t                  value;
+    ngx_str_t                  name, value;
     ngx_http_cvc_main_conf_t  *mcf;
 
     static ngx_str_t  empty = ngx_null_string;
 
     mcf = ngx_http_get_module_main_conf(r, ngx_http_cvc_module);
 
-    len = sizeof("__Host-cvc_session=; Path=/; HttpOnly; SameSite=Strict"
-                 "; Secure; Max-Age=0")
+    ngx_http_cvc_cookie_name(r, customer, &name);
+
+    len = name.len + sizeof("=; Path=/; HttpOnly; SameSite=Strict"
+                            "; Secure; Max-Age=0")
           + (token ? token->len : 0);
 
     p = ngx_pnalloc(r->pool, len);
@@ -511,9 +549,8 @@ ngx_http_cvc_set_cookie(ngx_http_request_t *r, ngx_str_t *token)
 
     value.data = p;
 
-    p = ngx_sprintf(p, "%s=%V; Path=/; HttpOnly; SameSite=Strict%s%s",
-                    mcf->cookie_secure ? "__Host-cvc_session" : "cvc_session",
-                    token ? token : &empty,
+    p = ngx_sprintf(p, "%V=%V; Path=/; HttpOnly; SameSite=Strict%s%s",
+                    &name, token ? token : &empty,
                     mcf->cookie_secure ? "; Secure" : "",
                     token ? "" : "; Max-Age=0");
 
@@ -677,6 +714,33 @@ ngx_http_cvc_login_check(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
 }
 
 
+/* a lock ends every session of the account, then 423 */
+
+static ngx_int_t
+ngx_http_cvc_lock_sessions(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx)
+{
+    ngx_str_t              key;
+    ngx_http_cvc_login_t  *lg = ctx->data;
+
+    if (ngx_http_cvc_key(r, &key, "cvc:sessions:", &lg->kind, &lg->id)
+        == NULL)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_cvc_eval(r, ctx, ngx_http_cvc_lua_end_sessions, 1, &key,
+                             1, ngx_http_cvc_locked_ended);
+}
+
+
+static ngx_int_t
+ngx_http_cvc_locked_ended(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
+    redisReply *reply)
+{
+    return ngx_http_cvc_locked(r, ctx);
+}
+
+
 /* 423: a merchant unlocks with a password reset, a customer asks */
 
 static ngx_int_t
@@ -753,7 +817,7 @@ ngx_http_cvc_login_refused(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
     left = ngx_http_cvc_attempts_left(result);
 
     if (left == 0) {
-        return ngx_http_cvc_locked(r, ctx);
+        return ngx_http_cvc_lock_sessions(r, ctx);
     }
 
     if (lg->secret.len > 0) {
@@ -778,7 +842,7 @@ static ngx_int_t
 ngx_http_cvc_login_recorded(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
     json_t *result)
 {
-    ngx_str_t                  args[9], hash, convention;
+    ngx_str_t                  args[10], hash, convention;
     u_char                     idle[NGX_INT_T_LEN], max[NGX_INT_T_LEN];
     ngx_http_cvc_login_t      *lg = ctx->data;
     ngx_http_cvc_main_conf_t  *mcf;
@@ -817,17 +881,18 @@ ngx_http_cvc_login_recorded(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    args[3] = lg->kind;
-    args[4] = lg->id;
-    args[5] = convention;
-    args[6] = lg->csrf;
-    args[7].data = idle;
-    args[7].len = ngx_sprintf(idle, "%M", mcf->session_idle) - idle;
-    args[8].data = max;
-    args[8].len = ngx_sprintf(max, "%M", mcf->session_max) - max;
+    args[3] = lg->strike.key;
+    args[4] = lg->kind;
+    args[5] = lg->id;
+    args[6] = convention;
+    args[7] = lg->csrf;
+    args[8].data = idle;
+    args[8].len = ngx_sprintf(idle, "%M", mcf->session_idle) - idle;
+    args[9].data = max;
+    args[9].len = ngx_sprintf(max, "%M", mcf->session_max) - max;
 
-    return ngx_http_cvc_eval(r, ctx, ngx_http_cvc_lua_session_create, 3, args,
-                             9, ngx_http_cvc_session_created);
+    return ngx_http_cvc_eval(r, ctx, ngx_http_cvc_lua_session_create, 4, args,
+                             10, ngx_http_cvc_session_created);
 }
 
 
@@ -839,6 +904,10 @@ ngx_http_cvc_session_created(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
     ngx_int_t              rc;
     u_char                 expires[32];
     ngx_http_cvc_login_t  *lg = ctx->data;
+
+    if (reply->type == REDIS_REPLY_NIL) {
+        return ngx_http_cvc_locked(r, ctx);
+    }
 
     if (reply->type != REDIS_REPLY_INTEGER) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -856,7 +925,9 @@ ngx_http_cvc_session_created(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (ngx_http_cvc_set_cookie(r, &lg->token) != NGX_OK) {
+    if (ngx_http_cvc_set_cookie(r, lg->realm[0] == 'c', &lg->token)
+        != NGX_OK)
+    {
         json_decref(json);
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -907,7 +978,11 @@ static ngx_int_t
 ngx_http_cvc_logout_recorded(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
     json_t *result)
 {
-    if (ngx_http_cvc_set_cookie(r, NULL) != NGX_OK) {
+    if (ngx_http_cvc_set_cookie(r,
+                                ctx->principal.kind == NGX_HTTP_CVC_CUSTOMER,
+                                NULL)
+        != NGX_OK)
+    {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 

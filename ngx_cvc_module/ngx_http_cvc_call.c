@@ -174,7 +174,7 @@ ngx_http_cvc_pg_step(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
     const char *sql, ngx_uint_t nparams, ngx_str_t *params,
     ngx_http_cvc_pg_next_pt next)
 {
-    ctx->next = (void *) next;
+    ctx->pg_next = next;
 
     if (ngx_http_cvc_pg_query(&ctx->pg_op, sql, nparams, params,
                               ngx_http_cvc_pg_step_done, r)
@@ -209,7 +209,7 @@ ngx_http_cvc_pg_step_done(void *data, ngx_int_t rc, PGresult *res)
         return;
     }
 
-    next = (ngx_http_cvc_pg_next_pt) ctx->next;
+    next = ctx->pg_next;
 
     ngx_http_cvc_finalize(r, next(r, ctx, ngx_http_cvc_pg_json(r, res)));
 }
@@ -244,7 +244,7 @@ ngx_http_cvc_redis_step(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
     int argc, const char **argv, const size_t *argvlen,
     ngx_http_cvc_redis_next_pt next)
 {
-    ctx->next = (void *) next;
+    ctx->redis_next = next;
 
     if (ngx_http_cvc_redis_command(&ctx->redis_cmd, argc, argv, argvlen,
                                    ngx_http_cvc_redis_step_done, r)
@@ -278,7 +278,7 @@ ngx_http_cvc_redis_step_done(void *data, ngx_int_t rc, redisReply *reply)
         return;
     }
 
-    next = (ngx_http_cvc_redis_next_pt) ctx->next;
+    next = ctx->redis_next;
 
     ngx_http_cvc_finalize(r, next(r, ctx, reply));
 }
@@ -294,7 +294,7 @@ ngx_http_cvc_hash_step(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
 {
     ngx_int_t  rc;
 
-    ctx->next = (void *) next;
+    ctx->hash_next = next;
 
     if (make) {
         rc = ngx_http_cvc_hash_make(&ctx->task, secret,
@@ -341,7 +341,7 @@ ngx_http_cvc_hash_step_done(void *data, ngx_int_t rc, ngx_str_t *hash)
         return;
     }
 
-    next = (ngx_http_cvc_hash_next_pt) ctx->next;
+    next = ctx->hash_next;
 
     ngx_http_cvc_finalize(r, next(r, ctx, rc, &copy));
 }

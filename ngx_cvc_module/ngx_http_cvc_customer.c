@@ -22,6 +22,8 @@ static ngx_int_t ngx_http_cvc_pay_state(ngx_http_request_t *r,
     ngx_http_cvc_ctx_t *ctx, json_t *result);
 static ngx_int_t ngx_http_cvc_pay_right(ngx_http_request_t *r,
     ngx_http_cvc_ctx_t *ctx);
+static ngx_int_t ngx_http_cvc_pay_done(ngx_http_request_t *r,
+    ngx_http_cvc_ctx_t *ctx, json_t *result);
 static ngx_int_t ngx_http_cvc_pay_wrong(ngx_http_request_t *r,
     ngx_http_cvc_ctx_t *ctx);
 static ngx_int_t ngx_http_cvc_pay_refused(ngx_http_request_t *r,
@@ -250,9 +252,33 @@ ngx_http_cvc_pay_right(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    return ngx_http_cvc_call(r, ctx,
-                             "select cvc.pr_pay($1, $2, $3::bigint, $4, $5, "
-                             "$6)", 6, params, NGX_HTTP_OK);
+    return ngx_http_cvc_pg_step(r, ctx,
+                                "select cvc.pr_pay($1, $2, $3::bigint, $4, "
+                                "$5, $6)", 6, params, ngx_http_cvc_pay_done);
+}
+
+
+/* paid: what was paid goes to the metrics */
+
+static ngx_int_t
+ngx_http_cvc_pay_done(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
+    json_t *result)
+{
+    json_t  *amount;
+
+    if (result == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    amount = json_object_get(result, "amount_received");
+
+    if (json_is_integer(amount)) {
+        ngx_http_cvc_metrics_count(NGX_HTTP_CVC_M_PAID_CENTS,
+                                   (ngx_atomic_int_t)
+                                   json_integer_value(amount));
+    }
+
+    return ngx_http_cvc_send_json(r, NGX_HTTP_OK, result);
 }
 
 

@@ -284,7 +284,7 @@ ngx_http_cvc_export(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
         size += params[i].len + 1;
     }
 
-    task = ngx_http_cvc_task_alloc(size);
+    task = ngx_http_cvc_task_alloc(NGX_HTTP_CVC_TASK_EXPORT, size);
     if (task == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -895,17 +895,29 @@ ngx_http_cvc_export_csv(ngx_http_cvc_export_ctx_t *ex, PGconn *conn,
 }
 
 
-/* a text field, quoted when it holds a ";", a quote or a line break */
+/*
+ * A text field, quoted when it holds a ";", a quote or a line break.  One
+ * that a spreadsheet would take for a formula (=, +, -, @, a tab or a CR
+ * first: OWASP's CSV injection) gets a "'" before it, and is quoted.
+ */
 
 static void
 ngx_http_cvc_export_csv_field(FILE *out, const char *s)
 {
-    if (strpbrk(s, ";\"\r\n") == NULL) {
+    ngx_uint_t  formula;
+
+    formula = (*s != '\0' && strchr("=+-@\t\r", *s) != NULL);
+
+    if (!formula && strpbrk(s, ";\"\r\n") == NULL) {
         fputs(s, out);
         return;
     }
 
     fputc('"', out);
+
+    if (formula) {
+        fputc('\'', out);
+    }
 
     for ( /* void */ ; *s != '\0'; s++) {
         if (*s == '"') {

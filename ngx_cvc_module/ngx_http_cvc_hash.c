@@ -99,7 +99,8 @@ ngx_http_cvc_hash_post(ngx_http_cvc_task_t **taskp, ngx_str_t *secret,
         return NGX_ERROR;
     }
 
-    task = ngx_http_cvc_task_alloc(sizeof(ngx_http_cvc_hash_ctx_t));
+    task = ngx_http_cvc_task_alloc(NGX_HTTP_CVC_TASK_HASH,
+                                 sizeof(ngx_http_cvc_hash_ctx_t));
     if (task == NULL) {
         return NGX_ERROR;
     }

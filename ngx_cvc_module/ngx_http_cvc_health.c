@@ -1,6 +1,8 @@
 
 /*
- * CVC gateway: GET /api/v1/health, a real round trip to each backend,
+ * CVC gateway: GET /api/v1/health (liveness), a real round trip to each
+ * backend, and GET /api/v1/health/ready (readiness), which also looks at
+ * the schema, the outbox and the timers.  Health:
  * both at once.  One probe at a time per worker: the health checks that
  * come while a probe is in flight wait for it and get its answer, so that
  * a load of checks costs the backends one query and one PING at a time,
@@ -29,6 +31,10 @@ static void ngx_http_cvc_health_redis(void *data, ngx_int_t rc,
 static void ngx_http_cvc_health_answer(void);
 static ngx_int_t ngx_http_cvc_health_send(ngx_http_request_t *r,
     ngx_int_t pg_rc, ngx_int_t redis_rc);
+
+
+static ngx_int_t ngx_http_cvc_ready_send(ngx_http_request_t *r,
+    ngx_http_cvc_ctx_t *ctx, ngx_http_cvc_backends_t *rd);
 
 
 static ngx_http_cvc_health_probe_t  ngx_http_cvc_health_state;
@@ -204,4 +210,94 @@ ngx_http_cvc_health_send(ngx_http_request_t *r, ngx_int_t pg_rc,
 
     return ngx_http_cvc_send_raw(r, NGX_HTTP_SERVICE_UNAVAILABLE,
                                  &ngx_http_cvc_health_bodies[i]);
+}
+
+
+/*
+ * GET /api/v1/health/ready: "down" (503) where a backend does not answer
+ * or the schema is older than this code needs; "degraded" (200: it
+ * serves, someone should look) where the outbox has a backlog or the
+ * timers are late; else "ok".
+ */
+
+#define NGX_HTTP_CVC_READY_OUTBOX      1000     /* messages not sent */
+#define NGX_HTTP_CVC_READY_OUTBOX_AGE  600      /* s, the oldest of them */
+#define NGX_HTTP_CVC_READY_TIMERS_LATE 60000    /* ms, the oldest due timer */
+
+ngx_int_t
+ngx_http_cvc_ready(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx)
+{
+    return ngx_http_cvc_backends_read(r, ctx, ngx_http_cvc_ready_send);
+}
+
+
+static ngx_int_t
+ngx_http_cvc_ready_send(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
+    ngx_http_cvc_backends_t *rd)
+{
+    json_t       *json, *kind, *v;
+    ngx_int_t     rc;
+    ngx_uint_t    pending, down, degraded;
+    const char   *schema, *name, *outbox, *timers, *schema_check;
+    double        oldest;
+
+    static ngx_str_t  retry_after = ngx_string("5");
+
+    schema = json_string_value(json_object_get(rd->state, "schema"));
+
+    schema_check = (rd->state == NULL) ? "unknown"
+                   : (schema != NULL
+                      && ngx_strncmp(schema, NGX_HTTP_CVC_SCHEMA,
+                                     sizeof(NGX_HTTP_CVC_SCHEMA) - 1) >= 0)
+                     ? "ok" : "behind";
+
+    pending = 0;
+    oldest = 0;
+
+    json_object_foreach(json_object_get(rd->state, "outbox"), name, kind) {
+        v = json_object_get(kind, "pending");
+        pending += json_is_integer(v) ? json_integer_value(v) : 0;
+
+        v = json_object_get(kind, "oldest_seconds");
+        if (json_is_number(v) && json_number_value(v) > oldest) {
+            oldest = json_number_value(v);
+        }
+    }
+
+    outbox = (rd->state == NULL) ? "unknown"
+             : (pending > NGX_HTTP_CVC_READY_OUTBOX
+                || oldest > NGX_HTTP_CVC_READY_OUTBOX_AGE) ? "backlog" : "ok";
+
+    timers = (rd->timers_rc != NGX_OK) ? "unknown"
+             : (rd->timers_late_ms > NGX_HTTP_CVC_READY_TIMERS_LATE)
+               ? "late" : "ok";
+
+    down = (rd->state == NULL || rd->timers_rc != NGX_OK
+            || schema_check[0] == 'b');
+    degraded = (outbox[0] == 'b' || timers[0] == 'l');
+
+    json = json_pack("{s:s,s:s,s:s,s:s,s:{s:s,s:s,s:s}}",
+                     "status", down ? "down" : degraded ? "degraded" : "ok",
+                     "postgres", rd->state != NULL ? "ok" : "down",
+                     "redis", rd->timers_rc == NGX_OK ? "ok" : "down",
+                     "version", NGX_HTTP_CVC_VERSION,
+                     "checks", "schema", schema_check, "outbox", outbox,
+                     "timers", timers);
+    if (json == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (down
+        && ngx_http_cvc_add_header(r, "Retry-After", &retry_after) != NGX_OK)
+    {
+        json_decref(json);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rc = ngx_http_cvc_send_json(r, down ? NGX_HTTP_SERVICE_UNAVAILABLE
+                                        : NGX_HTTP_OK, json);
+
+    json_decref(json);
+
+    return rc;
 }

@@ -10,11 +10,18 @@
 static ngx_int_t ngx_http_cvc_add_variables(ngx_conf_t *cf);
 static void *ngx_http_cvc_create_main_conf(ngx_conf_t *cf);
 static char *ngx_http_cvc_init_main_conf(ngx_conf_t *cf, void *conf);
+static ngx_int_t ngx_http_cvc_postconfiguration(ngx_conf_t *cf);
+static char *ngx_http_cvc_webhook_allow(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static void *ngx_http_cvc_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_cvc_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static char *ngx_http_cvc_redis(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_cvc_redis_password_file(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static ngx_int_t ngx_http_cvc_secret_file(ngx_conf_t *cf, ngx_command_t *cmd,
+    size_t min, size_t max, ngx_str_t *secret);
 static char *ngx_http_cvc_payment_code_key(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_http_cvc_thread_pool(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -111,6 +118,13 @@ static ngx_command_t  ngx_http_cvc_commands[] = {
       offsetof(ngx_http_cvc_main_conf_t, export_max),
       NULL },
 
+    { ngx_string("cvc_webhook_allow"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_cvc_webhook_allow,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("cvc_session_idle"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_msec_slot,
@@ -135,6 +149,13 @@ static ngx_command_t  ngx_http_cvc_commands[] = {
     { ngx_string("cvc_payment_code_key"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_http_cvc_payment_code_key,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("cvc_redis_password_file"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_cvc_redis_password_file,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
@@ -223,6 +244,13 @@ static ngx_command_t  ngx_http_cvc_commands[] = {
       offsetof(ngx_http_cvc_loc_conf_t, ops),
       NULL },
 
+    { ngx_string("cvc_metrics"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_http_cvc_enable,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_cvc_loc_conf_t, metrics),
+      NULL },
+
     { ngx_string("cvc_ops_token"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_str_slot,
@@ -236,7 +264,7 @@ static ngx_command_t  ngx_http_cvc_commands[] = {
 
 static ngx_http_module_t  ngx_http_cvc_module_ctx = {
     ngx_http_cvc_add_variables,            /* preconfiguration */
-    NULL,                                  /* postconfiguration */
+    ngx_http_cvc_postconfiguration,        /* postconfiguration */
 
     ngx_http_cvc_create_main_conf,         /* create main configuration */
     ngx_http_cvc_init_main_conf,           /* init main configuration */
@@ -408,10 +436,18 @@ ngx_http_cvc_init_main_conf(ngx_conf_t *cf, void *conf)
         return NGX_CONF_ERROR;
     }
 
+    if (ngx_http_cvc_destination_init(cf) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
     mcf->enabled = (mcf->pg.conninfo.len > 0);
 
     if (!mcf->enabled) {
         return NGX_CONF_OK;
+    }
+
+    if (ngx_http_cvc_metrics_conf(cf, mcf) != NGX_OK) {
+        return NGX_CONF_ERROR;
     }
 
     if (mcf->redis.host.len == 0) {
@@ -441,6 +477,53 @@ ngx_http_cvc_init_main_conf(ngx_conf_t *cf, void *conf)
 }
 
 
+/* cvc_webhook_allow <network>...: where webhooks may go after all */
+
+static char *
+ngx_http_cvc_webhook_allow(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_cvc_main_conf_t  *mcf = conf;
+
+    ngx_int_t    rc;
+    ngx_str_t   *value;
+    ngx_uint_t   i;
+    ngx_cidr_t  *cidr;
+
+    if (mcf->webhook_allow == NULL) {
+        mcf->webhook_allow = ngx_array_create(cf->pool, 4, sizeof(ngx_cidr_t));
+        if (mcf->webhook_allow == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+        cidr = ngx_array_push(mcf->webhook_allow);
+        if (cidr == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        rc = ngx_ptocidr(&value[i], cidr);
+
+        if (rc == NGX_ERROR) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "cvc_webhook_allow: \"%V\" is not a network "
+                               "(an address, or address/bits)", &value[i]);
+            return NGX_CONF_ERROR;
+        }
+
+        if (rc == NGX_DONE) {
+            ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                               "cvc_webhook_allow: low address bits of "
+                               "\"%V\" are meaningless", &value[i]);
+        }
+    }
+
+    return NGX_CONF_OK;
+}
+
+
 /*
  * cvc_payment_code_key FILE: the key of the payment codes' HMAC, read once
  * by the master, 32 to 4096 bytes (a trailing newline is not part of it).
@@ -451,6 +534,69 @@ ngx_http_cvc_payment_code_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_cvc_main_conf_t  *mcf = conf;
 
+    ngx_int_t  rc;
+
+    if (mcf->payment_code_key.data != NULL) {
+        return "is duplicate";
+    }
+
+    rc = ngx_http_cvc_secret_file(cf, cmd, 32, 4096, &mcf->payment_code_key);
+
+    if (rc == NGX_DECLINED) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "cvc_payment_code_key: the file must hold a key "
+                           "of 32 to 4096 bytes (openssl rand -out FILE 32)");
+    }
+
+    return (rc == NGX_OK) ? NGX_CONF_OK : NGX_CONF_ERROR;
+}
+
+
+/* cvc_redis_password_file FILE: Redis's requirepass, on one line */
+
+static char *
+ngx_http_cvc_redis_password_file(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_cvc_main_conf_t  *mcf = conf;
+
+    ngx_int_t   rc;
+    ngx_str_t  *pw;
+
+    pw = &mcf->redis.password;
+
+    if (pw->data != NULL) {
+        return "is duplicate";
+    }
+
+    rc = ngx_http_cvc_secret_file(cf, cmd, 1, 512, pw);
+
+    if (rc == NGX_OK
+        && ngx_strlchr(pw->data, pw->data + pw->len, '\n') != NULL)
+    {
+        rc = NGX_DECLINED;
+    }
+
+    if (rc == NGX_DECLINED) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "cvc_redis_password_file: the file must hold the "
+                           "password on one line of at most 512 bytes");
+    }
+
+    return (rc == NGX_OK) ? NGX_CONF_OK : NGX_CONF_ERROR;
+}
+
+
+/*
+ * A secret in the file that the directive names, read once by the master:
+ * min to max bytes, without the trailing line breaks.  NGX_DECLINED: not
+ * of that size (the caller says what it wants); NGX_ERROR: said here.
+ */
+
+static ngx_int_t
+ngx_http_cvc_secret_file(ngx_conf_t *cf, ngx_command_t *cmd, size_t min,
+    size_t max, ngx_str_t *secret)
+{
     u_char           *buf;
     off_t             size;
     ssize_t           n;
@@ -458,15 +604,11 @@ ngx_http_cvc_payment_code_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_file_t        file;
     ngx_file_info_t   fi;
 
-    if (mcf->payment_code_key.data != NULL) {
-        return "is duplicate";
-    }
-
     value = cf->args->elts;
     name = value[1];
 
     if (ngx_conf_full_name(cf->cycle, &name, 1) != NGX_OK) {
-        return NGX_CONF_ERROR;
+        return NGX_ERROR;
     }
 
     ngx_memzero(&file, sizeof(ngx_file_t));
@@ -476,8 +618,8 @@ ngx_http_cvc_payment_code_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     file.fd = ngx_open_file(name.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
     if (file.fd == NGX_INVALID_FILE) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           "cvc_payment_code_key: can't open \"%V\"", &name);
-        return NGX_CONF_ERROR;
+                           "%V: can't open \"%V\"", &cmd->name, &name);
+        return NGX_ERROR;
     }
 
     buf = NULL;
@@ -486,7 +628,7 @@ ngx_http_cvc_payment_code_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     if (ngx_fd_info(file.fd, &fi) != NGX_FILE_ERROR) {
         size = ngx_file_size(&fi);
 
-        if (size >= 32 && size <= 4096 + 2) {
+        if (size >= (off_t) min && size <= (off_t) max + 2) {
             buf = ngx_pnalloc(cf->pool, (size_t) size);
             if (buf != NULL) {
                 n = ngx_read_file(&file, buf, (size_t) size, 0);
@@ -502,8 +644,8 @@ ngx_http_cvc_payment_code_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
         if (fi.st_mode & S_IROTH) {
             ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
-                               "cvc_payment_code_key: \"%V\" can be read "
-                               "by every user of the machine", &name);
+                               "%V: \"%V\" can be read by every user of the "
+                               "machine", &cmd->name, &name);
         }
     }
 
@@ -511,26 +653,22 @@ ngx_http_cvc_payment_code_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     if (n < 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           "cvc_payment_code_key: can't read \"%V\"", &name);
-        return NGX_CONF_ERROR;
+                           "%V: can't read \"%V\"", &cmd->name, &name);
+        return NGX_ERROR;
     }
 
     while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r')) {
         n--;
     }
 
-    if (n < 32 || n > 4096) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "cvc_payment_code_key: \"%V\" must hold a key of "
-                           "32 to 4096 bytes (openssl rand -out FILE 32)",
-                           &name);
-        return NGX_CONF_ERROR;
+    if (n < (ssize_t) min || n > (ssize_t) max) {
+        return NGX_DECLINED;
     }
 
-    mcf->payment_code_key.data = buf;
-    mcf->payment_code_key.len = n;
+    secret->data = buf;
+    secret->len = n;
 
-    return NGX_CONF_OK;
+    return NGX_OK;
 }
 
 
@@ -546,6 +684,7 @@ ngx_http_cvc_create_loc_conf(ngx_conf_t *cf)
 
     lcf->api = NGX_CONF_UNSET;
     lcf->ops = NGX_CONF_UNSET;
+    lcf->metrics = NGX_CONF_UNSET;
 
     return lcf;
 }
@@ -562,8 +701,9 @@ ngx_http_cvc_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_value(conf->api, prev->api, 0);
     ngx_conf_merge_value(conf->ops, prev->ops, 0);
     ngx_conf_merge_str_value(conf->ops_token, prev->ops_token, "");
+    ngx_conf_merge_value(conf->metrics, prev->metrics, 0);
 
-    if (!conf->api && !conf->ops) {
+    if (!conf->api && !conf->ops && !conf->metrics) {
         return NGX_CONF_OK;
     }
 
@@ -571,8 +711,9 @@ ngx_http_cvc_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     if (!mcf->enabled) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"cvc_api\" and \"cvc_ops\" need \"cvc_postgres\" "
-                           "and \"cvc_redis\" in the http block");
+                           "\"cvc_api\", \"cvc_ops\" and \"cvc_metrics\" need "
+                           "\"cvc_postgres\" and \"cvc_redis\" in the http "
+                           "block");
         return NGX_CONF_ERROR;
     }
 
@@ -705,6 +846,8 @@ ngx_http_cvc_init_process(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
+    ngx_http_cvc_metrics_init_process(cycle);
+
     if (ngx_http_cvc_pg_init_process(cycle, mcf) != NGX_OK
         || ngx_http_cvc_redis_init_process(cycle, mcf) != NGX_OK
         || ngx_http_cvc_outbox_init_process(cycle) != NGX_OK
@@ -723,4 +866,33 @@ ngx_http_cvc_exit_process(ngx_cycle_t *cycle)
     ngx_http_cvc_export_exit_process(cycle);
     ngx_http_cvc_pg_exit_process(cycle);
     ngx_http_cvc_redis_exit_process(cycle);
+    ngx_http_cvc_metrics_exit_process();
+}
+
+
+/* every request of the module's locations is counted as it ends */
+
+static ngx_int_t
+ngx_http_cvc_postconfiguration(ngx_conf_t *cf)
+{
+    ngx_http_handler_pt        *h;
+    ngx_http_core_main_conf_t  *cmcf;
+    ngx_http_cvc_main_conf_t   *mcf;
+
+    mcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_cvc_module);
+
+    if (!mcf->enabled) {
+        return NGX_OK;
+    }
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_LOG_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_cvc_metrics_log;
+
+    return NGX_OK;
 }

@@ -20,6 +20,8 @@
 
 
 #define NGX_HTTP_CVC_VERSION            "0.1.0"
+/* the newest migration (sql/migrations) this code needs; t/046 checks */
+#define NGX_HTTP_CVC_SCHEMA             "0007"
 
 #define NGX_HTTP_CVC_MAX_BODY           65536
 #define NGX_HTTP_CVC_REQUEST_ID_LEN     128
@@ -58,8 +60,21 @@ typedef void (*ngx_http_cvc_hash_handler_pt)(void *data, ngx_int_t rc,
     ngx_str_t *hash);
 typedef void (*ngx_http_cvc_task_done_pt)(void *data, void *ctx);
 typedef void (*ngx_http_cvc_task_cleanup_pt)(void *ctx);
+typedef void (*ngx_http_cvc_destination_pt)(void *data, ngx_int_t rc,
+    const char *why);
+
+/* what a task does, for the metrics */
+enum {
+    NGX_HTTP_CVC_TASK_HASH = 0,
+    NGX_HTTP_CVC_TASK_EXPORT,
+    NGX_HTTP_CVC_TASK_MAIL,
+    NGX_HTTP_CVC_TASK_WEBHOOK,
+    NGX_HTTP_CVC_TASK_RESOLVE,
+    NGX_HTTP_CVC_NTASKS
+};
 
 struct ngx_http_cvc_task_s {
+    ngx_uint_t                     kind;
     ngx_http_cvc_task_work_pt      work;
     ngx_http_cvc_task_done_pt      done;
     ngx_http_cvc_task_cleanup_pt   cleanup;
@@ -81,6 +96,7 @@ typedef struct {
     ngx_str_t                   host;
     in_port_t                   port;
     ngx_uint_t                  size;
+    ngx_str_t                   password;   /* cvc_redis_password_file */
 } ngx_http_cvc_redis_conf_t;
 
 
@@ -108,6 +124,7 @@ typedef struct {
     ngx_flag_t                  cookie_secure;
     ngx_flag_t                  test_clock;
     ngx_str_t                   public_url;
+    ngx_array_t                *webhook_allow;  /* of ngx_cidr_t, or NULL */
     ngx_flag_t                  enabled;
 } ngx_http_cvc_main_conf_t;
 
@@ -115,6 +132,7 @@ typedef struct {
 typedef struct {
     ngx_flag_t                  api;
     ngx_flag_t                  ops;
+    ngx_flag_t                  metrics;
     ngx_str_t                   ops_token;
 } ngx_http_cvc_loc_conf_t;
 
@@ -153,6 +171,86 @@ typedef struct {
     ngx_http_cvc_step_pt            wrong;
     ngx_http_cvc_step_pt            locked;
 } ngx_http_cvc_strike_t;
+
+
+/* "now" in a Lua script, in ms on the test clock (KEYS[1]: cvc:clock) */
+#define NGX_HTTP_CVC_LUA_NOW                                                 \
+    "local function now() "                                                  \
+    "local t = redis.call('TIME') "                                          \
+    "return t[1] * 1000 + math.floor(t[2] / 1000) "                          \
+    "+ tonumber(redis.call('GET', KEYS[1]) or '0') end "
+
+
+/*
+ * The counters of the metrics (ngx_http_cvc_metrics.c): a name, the family
+ * it is a series of, its labels, the family's help (on its first series).
+ */
+#define NGX_HTTP_CVC_COUNTERS(X)                                             \
+    X(PG_QUERIES, "cvc_postgres_queries_total", "",                          \
+      "Queries sent to PostgreSQL.")                                         \
+    X(PG_WAITS, "cvc_postgres_waits_total", "",                              \
+      "Queries that waited in the queue for a connection.")                  \
+    X(PG_TIMEOUTS, "cvc_postgres_timeouts_total", "",                        \
+      "Queries that timed out (cvc_query_timeout).")                         \
+    X(PG_QUEUE_FULL, "cvc_postgres_queue_full_total", "",                    \
+      "Queries refused at once: the queue was full (cvc_postgres_queue).")   \
+    X(PG_CONNECTS, "cvc_postgres_connects_total", "",                        \
+      "Connections opened, reconnects included.")                            \
+    X(PG_CONNECT_FAILURES, "cvc_postgres_connect_failures_total", "",        \
+      "Connections that could not be opened, or were lost.")                 \
+    X(REDIS_COMMANDS, "cvc_redis_commands_total", "",                        \
+      "Commands sent to Redis.")                                             \
+    X(REDIS_TIMEOUTS, "cvc_redis_timeouts_total", "",                        \
+      "Commands that timed out (cvc_query_timeout).")                        \
+    X(REDIS_UNREACHABLE, "cvc_redis_unreachable_total", "",                  \
+      "Commands refused at once: no connection to Redis.")                   \
+    X(REDIS_CONNECTS, "cvc_redis_connects_total", "",                        \
+      "Connections opened, reconnects included.")                            \
+    X(REDIS_CONNECT_FAILURES, "cvc_redis_connect_failures_total", "",        \
+      "Connections that could not be opened, or were lost.")                 \
+    X(TIMERS_CLAIMED, "cvc_timers_claimed_total", "",                        \
+      "Due timers that this node took from Redis.")                          \
+    X(TIMERS_FIRED_PAY, "cvc_timers_fired_total", "kind=\"pay\"",            \
+      "Timers whose transition was made, by kind.")                          \
+    X(TIMERS_FIRED_DEADLINE, "cvc_timers_fired_total", "kind=\"deadline\"", \
+      "")                                                                    \
+    X(TIMERS_FIRED_REMIND, "cvc_timers_fired_total", "kind=\"remind\"", "")  \
+    X(TIMERS_FIRED_PAYOUT, "cvc_timers_fired_total", "kind=\"payout\"", "")  \
+    X(OUTBOX_SENT_EMAIL, "cvc_outbox_sent_total", "kind=\"email\"",          \
+      "Messages of the outbox delivered, by kind.")                          \
+    X(OUTBOX_SENT_WEBHOOK, "cvc_outbox_sent_total", "kind=\"webhook\"", "")  \
+    X(OUTBOX_FAILED_EMAIL, "cvc_outbox_failed_total", "kind=\"email\"",      \
+      "Delivery attempts that failed, by kind; each is tried again later.")  \
+    X(OUTBOX_FAILED_WEBHOOK, "cvc_outbox_failed_total", "kind=\"webhook\"",  \
+      "")                                                                    \
+    X(WEBHOOK_DELIVERED, "cvc_webhook_deliveries_total",                     \
+      "result=\"delivered\"", "Webhook delivery attempts, by result.")      \
+    X(WEBHOOK_HTTP_ERROR, "cvc_webhook_deliveries_total",                    \
+      "result=\"http_error\"", "")                                          \
+    X(WEBHOOK_REFUSED, "cvc_webhook_deliveries_total", "result=\"refused\"", \
+      "")                                                                    \
+    X(WEBHOOK_TIMEOUT, "cvc_webhook_deliveries_total", "result=\"timeout\"", \
+      "")                                                                    \
+    X(WEBHOOK_ERROR, "cvc_webhook_deliveries_total", "result=\"error\"", "") \
+    X(PR_CREATED, "cvc_payment_requests_total", "event=\"created\"",         \
+      "Payment requests created, paid, ... through this node, by event.")    \
+    X(PR_PAID, "cvc_payment_requests_total", "event=\"paid\"", "")           \
+    X(PR_REFUSED, "cvc_payment_requests_total", "event=\"refused\"", "")     \
+    X(PR_CONFIRMED, "cvc_payment_requests_total", "event=\"confirmed\"", "") \
+    X(PR_CANCELLED, "cvc_payment_requests_total", "event=\"cancelled\"", "") \
+    X(PR_EXPIRED, "cvc_payment_requests_total", "event=\"expired\"", "")     \
+    X(PAID_CENTS, "cvc_paid_cents_total", "",                                \
+      "What customers paid through this node, in cents.")
+
+#define NGX_HTTP_CVC_COUNTER_ENUM(name, family, labels, help)                \
+    NGX_HTTP_CVC_M_##name,
+
+enum {
+    NGX_HTTP_CVC_COUNTERS(NGX_HTTP_CVC_COUNTER_ENUM)
+    NGX_HTTP_CVC_NCOUNTERS
+};
+
+#define NGX_HTTP_CVC_MAX_ROUTES  96
 
 
 /* who may call a route */
@@ -239,7 +337,11 @@ struct ngx_http_cvc_ctx_s {
     ngx_uint_t                      status;
     ngx_int_t                       pg_rc;
     ngx_int_t                       redis_rc;
-    void                           *next;   /* the step after a backend's */
+    /* the step after a backend's, of the kind of that backend */
+    ngx_http_cvc_pg_next_pt         pg_next;
+    ngx_http_cvc_redis_next_pt      redis_next;
+    ngx_http_cvc_hash_next_pt       hash_next;
+    void                          (*authenticated)(ngx_http_request_t *r);
     void                           *data;
 };
 
@@ -255,6 +357,8 @@ ngx_int_t ngx_http_cvc_add_header(ngx_http_request_t *r, const char *name,
     ngx_str_t *value);
 ngx_int_t ngx_http_cvc_send_json(ngx_http_request_t *r, ngx_uint_t status,
     json_t *json);
+ngx_int_t ngx_http_cvc_send_body(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_str_t *type, ngx_str_t *text);
 ngx_int_t ngx_http_cvc_send_raw(ngx_http_request_t *r, ngx_uint_t status,
     ngx_str_t *text);
 ngx_int_t ngx_http_cvc_send_error(ngx_http_request_t *r, ngx_uint_t status,
@@ -272,11 +376,22 @@ void ngx_http_cvc_client_params(ngx_http_request_t *r,
     ngx_http_cvc_ctx_t *ctx, ngx_str_t *params);
 void ngx_http_cvc_principal_params(ngx_http_cvc_ctx_t *ctx,
     ngx_str_t *params);
-void ngx_http_cvc_proceed(ngx_http_request_t *r);
+/* ngx_http_cvc_request.c */
+ngx_int_t ngx_http_cvc_parse_body(ngx_http_request_t *r,
+    ngx_http_cvc_ctx_t *ctx, ngx_int_t *rc);
+ngx_int_t ngx_http_cvc_json_content_type(ngx_http_request_t *r);
+ngx_int_t ngx_http_cvc_set_request_id(ngx_http_request_t *r,
+    ngx_http_cvc_ctx_t *ctx);
+
+/* ngx_http_cvc_response.c */
+extern ngx_str_t  ngx_http_cvc_json_type;
 ngx_int_t ngx_http_cvc_internal_error(ngx_http_request_t *r, ngx_int_t rc);
 void ngx_http_cvc_finalize(ngx_http_request_t *r, ngx_int_t rc);
 
 /* ngx_http_cvc_router.c */
+const ngx_http_cvc_route_t *ngx_http_cvc_route_nth(ngx_uint_t n);
+ngx_uint_t ngx_http_cvc_route_number(const ngx_http_cvc_route_t *rt);
+const char *ngx_http_cvc_route_method(const ngx_http_cvc_route_t *rt);
 ngx_int_t ngx_http_cvc_route(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
     ngx_flag_t ops, ngx_str_t *allow);
 
@@ -342,7 +457,46 @@ ngx_int_t ngx_http_cvc_redis_command(ngx_http_cvc_redis_cmd_t **cmdp,
 void ngx_http_cvc_redis_detach(ngx_http_cvc_redis_cmd_t *cmd);
 
 /* ngx_http_cvc_thread.c */
-ngx_http_cvc_task_t *ngx_http_cvc_task_alloc(size_t size);
+/* ngx_http_cvc_metrics.c */
+typedef struct ngx_http_cvc_backends_s  ngx_http_cvc_backends_t;
+typedef ngx_int_t (*ngx_http_cvc_backends_pt)(ngx_http_request_t *r,
+    ngx_http_cvc_ctx_t *ctx, ngx_http_cvc_backends_t *rd);
+
+/* what the backends told: cvc.metrics_state() (NULL where PostgreSQL did
+ * not answer), the timers due (timers_rc NGX_ERROR where Redis did not) */
+struct ngx_http_cvc_backends_s {
+    json_t                         *state;
+    ngx_int_t                       timers_due;
+    ngx_int_t                       timers_late_ms;
+    ngx_int_t                       timers_rc;
+    ngx_http_cvc_backends_pt        done;
+};
+
+ngx_int_t ngx_http_cvc_metrics_conf(ngx_conf_t *cf,
+    ngx_http_cvc_main_conf_t *mcf);
+void ngx_http_cvc_metrics_init_process(ngx_cycle_t *cycle);
+void ngx_http_cvc_metrics_exit_process(void);
+void ngx_http_cvc_metrics_count(ngx_uint_t counter, ngx_atomic_int_t n);
+ngx_int_t ngx_http_cvc_metrics_log(ngx_http_request_t *r);
+ngx_int_t ngx_http_cvc_metrics_route(ngx_http_request_t *r,
+    ngx_http_cvc_ctx_t *ctx, ngx_str_t *allow);
+ngx_int_t ngx_http_cvc_metrics_handler(ngx_http_request_t *r,
+    ngx_http_cvc_ctx_t *ctx);
+ngx_int_t ngx_http_cvc_backends_read(ngx_http_request_t *r,
+    ngx_http_cvc_ctx_t *ctx, ngx_http_cvc_backends_pt done);
+
+/* ngx_http_cvc_destination.c */
+ngx_int_t ngx_http_cvc_destination_init(ngx_conf_t *cf);
+const char *ngx_http_cvc_destination_refused(ngx_array_t *allow,
+    struct sockaddr *sa);
+ngx_int_t ngx_http_cvc_destination_check(ngx_http_cvc_task_t **taskp,
+    ngx_str_t *host, ngx_http_cvc_destination_pt handler, void *data);
+
+ngx_http_cvc_task_t *ngx_http_cvc_task_alloc(ngx_uint_t kind, size_t size);
+void ngx_http_cvc_task_gauges(ngx_uint_t *queued, ngx_uint_t *running);
+void ngx_http_cvc_pg_gauges(ngx_uint_t *busy, ngx_uint_t *idle,
+    ngx_uint_t *connecting, ngx_uint_t *queue);
+void ngx_http_cvc_redis_gauges(ngx_uint_t *open, ngx_uint_t *inflight);
 ngx_int_t ngx_http_cvc_task_post(ngx_http_cvc_task_t *task);
 void ngx_http_cvc_task_detach(ngx_http_cvc_task_t *task);
 void ngx_http_cvc_task_free(ngx_http_cvc_task_t *task);
@@ -504,6 +658,7 @@ ngx_int_t ngx_http_cvc_ops_clock_set(ngx_http_request_t *r,
     ngx_http_cvc_ctx_t *ctx);
 ngx_int_t ngx_http_cvc_ops_clock_clear(ngx_http_request_t *r,
     ngx_http_cvc_ctx_t *ctx);
+ngx_int_t ngx_http_cvc_ready(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx);
 ngx_int_t ngx_http_cvc_health(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx);
 void ngx_http_cvc_health_detach(ngx_http_cvc_ctx_t *ctx);
 ngx_int_t ngx_http_cvc_ops_auth(ngx_http_request_t *r);

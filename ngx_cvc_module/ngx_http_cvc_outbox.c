@@ -15,6 +15,9 @@
 #include <openssl/hmac.h>
 
 
+#define NGX_HTTP_CVC_WEBHOOK_ANSWER  65536
+
+
 typedef struct {
     /* in */
     ngx_uint_t                  webhook;
@@ -27,10 +30,14 @@ typedef struct {
     char                       *url;
     char                       *body;
     char                       *secret;
+    ngx_array_t                *allow;      /* cvc_webhook_allow */
 
     /* out */
     ngx_uint_t                  ok;
+    ngx_uint_t                  timedout;
     long                        status;
+    size_t                      answer;     /* bytes of the answer read */
+    char                        refused[160];
     char                        error[CURL_ERROR_SIZE];
 
     u_char                      id[NGX_INT64_LEN + 1];
@@ -50,7 +57,12 @@ static void ngx_http_cvc_outbox_claimed(void *data, ngx_int_t rc,
 static void ngx_http_cvc_outbox_send(void *data);
 static void ngx_http_cvc_outbox_mail(ngx_http_cvc_delivery_t *d, CURL *curl);
 static void ngx_http_cvc_outbox_post(ngx_http_cvc_delivery_t *d, CURL *curl);
+static curl_socket_t ngx_http_cvc_outbox_socket(void *data,
+    curlsocktype purpose, struct curl_sockaddr *addr);
+static size_t ngx_http_cvc_outbox_answer(char *buf, size_t size, size_t n,
+    void *data);
 static void ngx_http_cvc_outbox_sent(void *data, void *ctx);
+static void ngx_http_cvc_outbox_count(ngx_http_cvc_delivery_t *d);
 static void ngx_http_cvc_outbox_recorded(void *data, ngx_int_t rc,
     PGresult *res);
 static char *ngx_http_cvc_outbox_copy(char **p, json_t *json,
@@ -161,7 +173,7 @@ ngx_http_cvc_outbox_claimed(void *data, ngx_int_t rc, PGresult *res)
         }
     }
 
-    task = ngx_http_cvc_task_alloc(size);
+    task = ngx_http_cvc_task_alloc(NGX_HTTP_CVC_TASK_MAIL, size);
     if (task == NULL) {
         goto done;
     }
@@ -181,6 +193,10 @@ ngx_http_cvc_outbox_claimed(void *data, ngx_int_t rc, PGresult *res)
 
     d->webhook = (ngx_strcmp(json_string_value(json_object_get(msg, "kind")),
                              "webhook") == 0);
+
+    if (d->webhook) {
+        task->kind = NGX_HTTP_CVC_TASK_WEBHOOK;
+    }
     d->to = ngx_http_cvc_outbox_copy(&p, msg, "to");
     d->subject = ngx_http_cvc_outbox_copy(&p, msg, "subject");
     d->text = ngx_http_cvc_outbox_copy(&p, msg, "text");
@@ -188,6 +204,7 @@ ngx_http_cvc_outbox_claimed(void *data, ngx_int_t rc, PGresult *res)
     d->url = ngx_http_cvc_outbox_copy(&p, msg, "url");
     d->body = ngx_http_cvc_outbox_copy(&p, msg, "body");
     d->secret = ngx_http_cvc_outbox_copy(&p, msg, "secret");
+    d->allow = mcf->webhook_allow;
 
     task->work = ngx_http_cvc_outbox_send;
     task->done = ngx_http_cvc_outbox_sent;
@@ -449,13 +466,34 @@ ngx_http_cvc_outbox_post(ngx_http_cvc_delivery_t *d, CURL *curl)
     curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(curl, CURLOPT_TIMEOUT, 10L);
 
+    /* no proxy from the environment, no redirect, every address checked
+     * where it is connected to, at most 64 KB of the answer read */
+
+    curl_easy_setopt(curl, CURLOPT_PROXY, "");
+    curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(curl, CURLOPT_OPENSOCKETFUNCTION,
+                     ngx_http_cvc_outbox_socket);
+    curl_easy_setopt(curl, CURLOPT_OPENSOCKETDATA, d);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, ngx_http_cvc_outbox_answer);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, d);
+
     rc = curl_easy_perform(curl);
 
     (void) curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &d->status);
+    d->timedout = (rc == CURLE_OPERATION_TIMEDOUT);
 
-    d->ok = (rc == CURLE_OK && d->status >= 200 && d->status < 300);
+    /* a 2xx is a delivery, even where the answer is cut at 64 KB */
 
-    if (!d->ok && d->error[0] == '\0') {
+    d->ok = ((rc == CURLE_OK
+              || (rc == CURLE_WRITE_ERROR
+                  && d->answer > NGX_HTTP_CVC_WEBHOOK_ANSWER))
+             && d->status >= 200 && d->status < 300);
+
+    if (!d->ok && d->refused[0] != '\0') {
+        ngx_cpystrn((u_char *) d->error, (u_char *) d->refused,
+                    sizeof(d->error));
+
+    } else if (!d->ok && d->error[0] == '\0') {
         if (rc == CURLE_OK) {
             (void) ngx_http_cvc_cstr((u_char *) d->error, sizeof(d->error),
                                      "HTTP %l", d->status);
@@ -470,6 +508,71 @@ ngx_http_cvc_outbox_post(ngx_http_cvc_delivery_t *d, CURL *curl)
 }
 
 
+/* curl's socket: none to an address where webhooks may not go */
+
+static curl_socket_t
+ngx_http_cvc_outbox_socket(void *data, curlsocktype purpose,
+    struct curl_sockaddr *addr)
+{
+    ngx_http_cvc_delivery_t  *d = data;
+
+    u_char      text[NGX_SOCKADDR_STRLEN];
+    size_t      len;
+    const char  *what;
+
+    what = ngx_http_cvc_destination_refused(d->allow, &addr->addr);
+
+    if (what != NULL) {
+        len = ngx_sock_ntop(&addr->addr, addr->addrlen, text, sizeof(text),
+                            0);
+        (void) ngx_http_cvc_cstr((u_char *) d->refused, sizeof(d->refused),
+                                 "refused: %*s is %s (cvc_webhook_allow)",
+                                 len, text, what);
+        return CURL_SOCKET_BAD;
+    }
+
+    return socket(addr->family, addr->socktype, addr->protocol);
+}
+
+
+/* the answer's body is not kept: counted, and cut after 64 KB */
+
+static size_t
+ngx_http_cvc_outbox_answer(char *buf, size_t size, size_t n, void *data)
+{
+    ngx_http_cvc_delivery_t  *d = data;
+
+    d->answer += size * n;
+
+    return (d->answer > NGX_HTTP_CVC_WEBHOOK_ANSWER) ? 0 : size * n;
+}
+
+
+/* the metrics of a delivery */
+
+static void
+ngx_http_cvc_outbox_count(ngx_http_cvc_delivery_t *d)
+{
+    if (!d->webhook) {
+        ngx_http_cvc_metrics_count(d->ok ? NGX_HTTP_CVC_M_OUTBOX_SENT_EMAIL
+                                         : NGX_HTTP_CVC_M_OUTBOX_FAILED_EMAIL,
+                                   1);
+        return;
+    }
+
+    ngx_http_cvc_metrics_count(d->ok ? NGX_HTTP_CVC_M_OUTBOX_SENT_WEBHOOK
+                                     : NGX_HTTP_CVC_M_OUTBOX_FAILED_WEBHOOK,
+                               1);
+
+    ngx_http_cvc_metrics_count(d->ok ? NGX_HTTP_CVC_M_WEBHOOK_DELIVERED
+                               : d->refused[0] ? NGX_HTTP_CVC_M_WEBHOOK_REFUSED
+                               : d->timedout ? NGX_HTTP_CVC_M_WEBHOOK_TIMEOUT
+                               : d->status > 0
+                                 ? NGX_HTTP_CVC_M_WEBHOOK_HTTP_ERROR
+                               : NGX_HTTP_CVC_M_WEBHOOK_ERROR, 1);
+}
+
+
 /* back on the event loop: the outcome goes to PostgreSQL */
 
 static void
@@ -480,6 +583,8 @@ ngx_http_cvc_outbox_sent(void *data, void *ctx)
     u_char                 status[NGX_INT_T_LEN];
     ngx_str_t              params[4];
     ngx_http_cvc_pg_op_t  *op;
+
+    ngx_http_cvc_outbox_count(d);
 
     if (d->ok) {
         ngx_log_error(NGX_LOG_INFO, ngx_http_cvc_outbox_log, 0,

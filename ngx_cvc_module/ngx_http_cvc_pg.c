@@ -222,6 +222,7 @@ ngx_http_cvc_pg_query(ngx_http_cvc_pg_op_t **opp, const char *sql,
         ngx_log_error(NGX_LOG_WARN, ngx_http_cvc_pg.log, 0,
                       "cvc pg: the queue is full (%ui waiting)",
                       ngx_http_cvc_pg.nwaiting);
+        ngx_http_cvc_metrics_count(NGX_HTTP_CVC_M_PG_QUEUE_FULL, 1);
         ngx_free(op);
         return NGX_BUSY;
     }
@@ -237,6 +238,7 @@ ngx_http_cvc_pg_query(ngx_http_cvc_pg_op_t **opp, const char *sql,
 
     ngx_queue_insert_tail(&ngx_http_cvc_pg.waiting, &op->queue);
     ngx_http_cvc_pg.nwaiting++;
+    ngx_http_cvc_metrics_count(NGX_HTTP_CVC_M_PG_WAITS, 1);
 
     ngx_add_timer(&op->timer, ngx_http_cvc_pg.mcf->query_timeout);
     *opp = op;
@@ -326,6 +328,8 @@ ngx_http_cvc_pg_connect(ngx_http_cvc_pg_conn_t *pc)
 
     const char *const  keywords[] = { "dbname", "options", NULL };
     const char        *values[3];
+
+    ngx_http_cvc_metrics_count(NGX_HTTP_CVC_M_PG_CONNECTS, 1);
 
     /* dbname is the whole conninfo, expanded; options come after it */
 
@@ -482,6 +486,7 @@ ngx_http_cvc_pg_connect_failed(ngx_http_cvc_pg_conn_t *pc)
 {
     ngx_uint_t  i;
 
+    ngx_http_cvc_metrics_count(NGX_HTTP_CVC_M_PG_CONNECT_FAILURES, 1);
     ngx_http_cvc_pg_close(pc);
 
     for (i = 0; i < ngx_http_cvc_pg.nconns; i++) {
@@ -504,6 +509,8 @@ ngx_http_cvc_pg_send(ngx_http_cvc_pg_conn_t *pc, ngx_http_cvc_pg_op_t *op)
     pc->state = NGX_HTTP_CVC_PG_BUSY;
     pc->op = op;
     op->pc = pc;
+
+    ngx_http_cvc_metrics_count(NGX_HTTP_CVC_M_PG_QUERIES, 1);
 
     for (i = 0; i < pc->nprepared; i++) {
         if (pc->prepared[i] == op->sql) {
@@ -618,6 +625,8 @@ ngx_http_cvc_pg_read(ngx_http_cvc_pg_conn_t *pc)
             ngx_log_error(NGX_LOG_WARN, ngx_http_cvc_pg.log, 0,
                           "cvc pg: idle connection lost: %s",
                           PQerrorMessage(pc->conn));
+            ngx_http_cvc_metrics_count(NGX_HTTP_CVC_M_PG_CONNECT_FAILURES,
+                                       1);
             ngx_http_cvc_pg_close(pc);
         }
 
@@ -835,6 +844,8 @@ ngx_http_cvc_pg_timeout(ngx_event_t *ev)
                   "cvc pg: query timed out %s",
                   pc ? "in flight" : "waiting for a connection");
 
+    ngx_http_cvc_metrics_count(NGX_HTTP_CVC_M_PG_TIMEOUTS, 1);
+
     if (pc != NULL) {
 
         /* the connection's state is unknown: it goes */
@@ -878,4 +889,36 @@ ngx_http_cvc_pg_notice(void *arg, const char *message)
 {
     ngx_log_error(NGX_LOG_NOTICE, ngx_http_cvc_pg.log, 0, "cvc pg: %s",
                   message);
+}
+
+
+/* for the metrics: this worker's connections by state, and its queue */
+
+void
+ngx_http_cvc_pg_gauges(ngx_uint_t *busy, ngx_uint_t *idle,
+    ngx_uint_t *connecting, ngx_uint_t *queue)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; i < ngx_http_cvc_pg.nconns; i++) {
+        switch (ngx_http_cvc_pg.conns[i].state) {
+
+        case NGX_HTTP_CVC_PG_BUSY:
+            (*busy)++;
+            break;
+
+        case NGX_HTTP_CVC_PG_IDLE:
+            (*idle)++;
+            break;
+
+        case NGX_HTTP_CVC_PG_CONNECTING:
+            (*connecting)++;
+            break;
+
+        default:
+            break;
+        }
+    }
+
+    *queue = ngx_http_cvc_pg.nwaiting;
 }

@@ -40,11 +40,15 @@ typedef struct {
     ngx_uint_t                  next;
     ngx_http_cvc_main_conf_t   *mcf;
     ngx_log_t                  *log;
+    ngx_uint_t                  inflight;   /* commands not answered yet */
     ngx_flag_t                  exiting;
 } ngx_http_cvc_redis_pool_t;
 
 
 static ngx_int_t ngx_http_cvc_redis_connect(ngx_http_cvc_redis_conn_t *rc);
+static ngx_int_t ngx_http_cvc_redis_auth(ngx_http_cvc_redis_conn_t *rc);
+static void ngx_http_cvc_redis_authed(redisAsyncContext *ac, void *r,
+    void *privdata);
 static void ngx_http_cvc_redis_connected(const redisAsyncContext *ac,
     int status);
 static void ngx_http_cvc_redis_disconnected(const redisAsyncContext *ac,
@@ -136,6 +140,7 @@ ngx_http_cvc_redis_command(ngx_http_cvc_redis_cmd_t **cmdp, int argc,
     }
 
     if (rc == NULL) {
+        ngx_http_cvc_metrics_count(NGX_HTTP_CVC_M_REDIS_UNREACHABLE, 1);
         return NGX_ERROR;
     }
 
@@ -163,6 +168,9 @@ ngx_http_cvc_redis_command(ngx_http_cvc_redis_cmd_t **cmdp, int argc,
 
     ngx_add_timer(&cmd->timer, ngx_http_cvc_redis.mcf->query_timeout);
 
+    ngx_http_cvc_redis.inflight++;
+    ngx_http_cvc_metrics_count(NGX_HTTP_CVC_M_REDIS_COMMANDS, 1);
+
     *cmdp = cmd;
 
     return NGX_AGAIN;
@@ -183,6 +191,8 @@ ngx_http_cvc_redis_connect(ngx_http_cvc_redis_conn_t *rc)
 {
     ngx_connection_t   *c;
     redisAsyncContext  *ac;
+
+    ngx_http_cvc_metrics_count(NGX_HTTP_CVC_M_REDIS_CONNECTS, 1);
 
     ac = redisAsyncConnect((char *) ngx_http_cvc_redis.mcf->redis.host.data,
                            ngx_http_cvc_redis.mcf->redis.port);
@@ -219,13 +229,65 @@ ngx_http_cvc_redis_connect(ngx_http_cvc_redis_conn_t *rc)
     redisAsyncSetConnectCallback(ac, ngx_http_cvc_redis_connected);
     redisAsyncSetDisconnectCallback(ac, ngx_http_cvc_redis_disconnected);
 
-    /* the connect completes on the first write event */
+    /* the connect completes on the first write event; AUTH goes first */
 
     ngx_http_cvc_redis_add_write(c);
+
+    if (ngx_http_cvc_redis.mcf->redis.password.len > 0
+        && ngx_http_cvc_redis_auth(rc) != NGX_OK)
+    {
+        ngx_http_cvc_redis_drop(rc);
+        return NGX_ERROR;
+    }
 
     ngx_add_timer(&rc->connect_timer, ngx_http_cvc_redis.mcf->connect_timeout);
 
     return NGX_OK;
+}
+
+
+/* cvc_redis_password_file: AUTH, queued before any command */
+
+static ngx_int_t
+ngx_http_cvc_redis_auth(ngx_http_cvc_redis_conn_t *rc)
+{
+    size_t       argvlen[2];
+    const char  *argv[2];
+
+    argv[0] = "AUTH";
+    argvlen[0] = 4;
+    argv[1] = (const char *) ngx_http_cvc_redis.mcf->redis.password.data;
+    argvlen[1] = ngx_http_cvc_redis.mcf->redis.password.len;
+
+    if (redisAsyncCommandArgv(rc->ac, ngx_http_cvc_redis_authed, rc, 2, argv,
+                              argvlen)
+        != REDIS_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_cvc_redis_authed(redisAsyncContext *ac, void *r, void *privdata)
+{
+    ngx_http_cvc_redis_conn_t  *rc = privdata;
+
+    redisReply  *reply = r;
+
+    if (reply == NULL || reply->type != REDIS_REPLY_ERROR) {
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_ERR, ngx_http_cvc_redis.log, 0,
+                  "cvc redis: AUTH refused: %*s (cvc_redis_password_file)",
+                  (size_t) reply->len, reply->str);
+
+    if (rc->ac == ac) {
+        ngx_http_cvc_redis_drop(rc);
+    }
 }
 
 
@@ -241,6 +303,7 @@ ngx_http_cvc_redis_connected(const redisAsyncContext *ac, int status)
     if (status != REDIS_OK) {
         ngx_log_error(NGX_LOG_ERR, ngx_http_cvc_redis.log, 0,
                       "cvc redis: connect failed: %s", ac->errstr);
+        ngx_http_cvc_metrics_count(NGX_HTTP_CVC_M_REDIS_CONNECT_FAILURES, 1);
 
         /* hiredis frees the context after this */
 
@@ -264,6 +327,7 @@ ngx_http_cvc_redis_disconnected(const redisAsyncContext *ac, int status)
     if (status != REDIS_OK && !ngx_http_cvc_redis.exiting) {
         ngx_log_error(NGX_LOG_WARN, ngx_http_cvc_redis.log, 0,
                       "cvc redis: connection lost: %s", ac->errstr);
+        ngx_http_cvc_metrics_count(NGX_HTTP_CVC_M_REDIS_CONNECT_FAILURES, 1);
     }
 
     if (rc->ac == ac) {
@@ -279,6 +343,7 @@ ngx_http_cvc_redis_connect_timeout(ngx_event_t *ev)
 
     ngx_log_error(NGX_LOG_ERR, ngx_http_cvc_redis.log, NGX_ETIMEDOUT,
                   "cvc redis: connect timed out");
+    ngx_http_cvc_metrics_count(NGX_HTTP_CVC_M_REDIS_CONNECT_FAILURES, 1);
 
     ngx_http_cvc_redis_drop(rc);
 }
@@ -318,6 +383,8 @@ ngx_http_cvc_redis_reply(redisAsyncContext *ac, void *r, void *privdata)
         ngx_del_timer(&cmd->timer);
     }
 
+    ngx_http_cvc_redis.inflight--;
+
     if (cmd->handler != NULL && !cmd->timedout
         && !ngx_http_cvc_redis.exiting)
     {
@@ -335,6 +402,7 @@ ngx_http_cvc_redis_timeout(ngx_event_t *ev)
 
     ngx_log_error(NGX_LOG_ERR, ngx_http_cvc_redis.log, NGX_ETIMEDOUT,
                   "cvc redis: command timed out");
+    ngx_http_cvc_metrics_count(NGX_HTTP_CVC_M_REDIS_TIMEOUTS, 1);
 
     cmd->timedout = 1;
 
@@ -413,4 +481,21 @@ ngx_http_cvc_redis_cleanup(void *privdata)
     ngx_connection_t  *c = privdata;
 
     ngx_http_cvc_conn_free(c, 0);
+}
+
+
+/* for the metrics: this worker's connections, and its commands in flight */
+
+void
+ngx_http_cvc_redis_gauges(ngx_uint_t *open, ngx_uint_t *inflight)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; i < ngx_http_cvc_redis.nconns; i++) {
+        if (ngx_http_cvc_redis.conns[i].ac != NULL) {
+            (*open)++;
+        }
+    }
+
+    *inflight = ngx_http_cvc_redis.inflight;
 }

@@ -22,6 +22,9 @@ static const ngx_http_cvc_route_t  ngx_http_cvc_routes[] = {
     { NGX_HTTP_CVC_GET, NGX_HTTP_CVC_API "/health",
       ngx_http_cvc_health, NGX_HTTP_CVC_PUBLIC },
 
+    { NGX_HTTP_CVC_GET, NGX_HTTP_CVC_API "/health/ready",
+      ngx_http_cvc_ready, NGX_HTTP_CVC_PUBLIC },
+
     /* merchants */
 
     { NGX_HTTP_POST, NGX_HTTP_CVC_API "/merchant/sessions",
@@ -156,6 +159,9 @@ static const ngx_http_cvc_route_t  ngx_http_cvc_routes[] = {
     { 0, NULL, NULL, 0 }
 };
 
+#define NGX_HTTP_CVC_NROUTES                                                 \
+    (sizeof(ngx_http_cvc_routes) / sizeof(ngx_http_cvc_route_t) - 1)
+
 
 static ngx_int_t ngx_http_cvc_match(ngx_str_t *path, const char *pattern,
     ngx_str_t *params, ngx_uint_t *nparams);
@@ -261,6 +267,34 @@ ngx_http_cvc_route(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
     allow->len = p - allow->data - 2;
 
     return NGX_DECLINED;
+}
+
+
+/* the routes for the metrics: the n-th (NULL past the last), its number,
+ * the name of its method */
+
+const ngx_http_cvc_route_t *
+ngx_http_cvc_route_nth(ngx_uint_t n)
+{
+    return (n < NGX_HTTP_CVC_NROUTES && ngx_http_cvc_routes[n].pattern != NULL)
+           ? &ngx_http_cvc_routes[n] : NULL;
+}
+
+
+ngx_uint_t
+ngx_http_cvc_route_number(const ngx_http_cvc_route_t *rt)
+{
+    return rt - ngx_http_cvc_routes;
+}
+
+
+const char *
+ngx_http_cvc_route_method(const ngx_http_cvc_route_t *rt)
+{
+    return (rt->methods & NGX_HTTP_GET) ? "GET"
+           : (rt->methods & NGX_HTTP_POST) ? "POST"
+           : (rt->methods & NGX_HTTP_PUT) ? "PUT"
+           : (rt->methods & NGX_HTTP_PATCH) ? "PATCH" : "DELETE";
 }
 
 

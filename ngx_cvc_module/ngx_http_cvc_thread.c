@@ -16,10 +16,16 @@ static void ngx_http_cvc_task_done(ngx_event_t *ev);
 static void ngx_http_cvc_task_guard(ngx_event_t *ev);
 
 
-/* a task with size bytes of zeroed ctx */
+/* the tasks posted and not run yet, and those running, by kind: the
+ * threads change them too */
+static ngx_atomic_t  ngx_http_cvc_tasks_queued[NGX_HTTP_CVC_NTASKS];
+static ngx_atomic_t  ngx_http_cvc_tasks_running[NGX_HTTP_CVC_NTASKS];
+
+
+/* a task of that kind with size bytes of zeroed ctx */
 
 ngx_http_cvc_task_t *
-ngx_http_cvc_task_alloc(size_t size)
+ngx_http_cvc_task_alloc(ngx_uint_t kind, size_t size)
 {
     ngx_thread_task_t    *thread;
     ngx_http_cvc_task_t  *task;
@@ -32,6 +38,7 @@ ngx_http_cvc_task_alloc(size_t size)
 
     task = (ngx_http_cvc_task_t *) (thread + 1);
 
+    task->kind = kind;
     task->thread = thread;
     task->ctx = (size > 0) ? (void *) (task + 1) : NULL;
 
@@ -69,6 +76,8 @@ ngx_http_cvc_task_post(ngx_http_cvc_task_t *task)
      * cancelable, keeps the worker until the task has ended (bounded by
      * worker_shutdown_timeout, where one is set).
      */
+
+    (void) ngx_atomic_fetch_add(&ngx_http_cvc_tasks_queued[task->kind], 1);
 
     task->guard.handler = ngx_http_cvc_task_guard;
     task->guard.data = task;
@@ -108,7 +117,12 @@ ngx_http_cvc_task_run(void *data, ngx_log_t *log)
 {
     ngx_http_cvc_task_t  *task = data;
 
+    (void) ngx_atomic_fetch_add(&ngx_http_cvc_tasks_queued[task->kind], -1);
+    (void) ngx_atomic_fetch_add(&ngx_http_cvc_tasks_running[task->kind], 1);
+
     task->work(task->ctx);
+
+    (void) ngx_atomic_fetch_add(&ngx_http_cvc_tasks_running[task->kind], -1);
 }
 
 
@@ -131,4 +145,18 @@ static void
 ngx_http_cvc_task_guard(ngx_event_t *ev)
 {
     ngx_add_timer(ev, 60000);
+}
+
+
+/* for the metrics: queued[kind], running[kind] */
+
+void
+ngx_http_cvc_task_gauges(ngx_uint_t *queued, ngx_uint_t *running)
+{
+    ngx_uint_t  k;
+
+    for (k = 0; k < NGX_HTTP_CVC_NTASKS; k++) {
+        queued[k] = ngx_http_cvc_tasks_queued[k];
+        running[k] = ngx_http_cvc_tasks_running[k];
+    }
 }

@@ -48,14 +48,14 @@ static void ngx_http_cvc_timers_claimed(void *data, ngx_int_t rc,
 static void ngx_http_cvc_timers_fired(void *data, ngx_int_t rc,
     PGresult *res);
 static void ngx_http_cvc_timers_done(void);
+static void ngx_http_cvc_timers_count(ngx_http_cvc_timer_job_t *job,
+    PGresult *res);
 
 
 /* KEYS: clock, timers; ARGV: how many at most */
 static const char  ngx_http_cvc_lua_claim[] =
-    "local t = redis.call('TIME') "
-    "local now = t[1] * 1000 + math.floor(t[2] / 1000) "
-    "+ tonumber(redis.call('GET', KEYS[1]) or '0') "
-    "local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, "
+    NGX_HTTP_CVC_LUA_NOW
+    "local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now(), "
     "'LIMIT', 0, tonumber(ARGV[1])) "
     "if #due > 0 then redis.call('ZREM', KEYS[2], unpack(due)) end "
     "return due";
@@ -330,6 +330,8 @@ ngx_http_cvc_timers_claimed(void *data, ngx_int_t rc, redisReply *reply)
                 continue;
             }
 
+            ngx_http_cvc_metrics_count(NGX_HTTP_CVC_M_TIMERS_CLAIMED, 1);
+
             if (m->len > 7 && ngx_strncmp(m->str, "outbox:", 7) == 0) {
                 ngx_http_cvc_timers.busy++;
 
@@ -389,10 +391,67 @@ ngx_http_cvc_timers_fired(void *data, ngx_int_t rc, PGresult *res)
     } else if (!PQgetisnull(res, 0, 0)) {
         ngx_log_error(NGX_LOG_INFO, ngx_http_cvc_timers.log, 0,
                       "cvc timers: \"%*s\" fired", job->len, job->member);
+        ngx_http_cvc_timers_count(job, res);
     }
 
     ngx_free(job);
     ngx_http_cvc_timers_done();
+}
+
+
+/* the metrics of a timer that fired: its kind, and an expiry */
+
+static void
+ngx_http_cvc_timers_count(ngx_http_cvc_timer_job_t *job, PGresult *res)
+{
+    json_t      *pr;
+    ngx_uint_t   counter, expiry;
+    const char  *status;
+
+    static const struct {
+        ngx_str_t   prefix;
+        ngx_uint_t  counter;
+    } kinds[] = {
+        { ngx_string("pay:"), NGX_HTTP_CVC_M_TIMERS_FIRED_PAY },
+        { ngx_string("deadline:"), NGX_HTTP_CVC_M_TIMERS_FIRED_DEADLINE },
+        { ngx_string("remind:"), NGX_HTTP_CVC_M_TIMERS_FIRED_REMIND },
+        { ngx_string("payout:"), NGX_HTTP_CVC_M_TIMERS_FIRED_PAYOUT }
+    };
+
+    for (counter = 0; counter < sizeof(kinds) / sizeof(kinds[0]); counter++) {
+        if (job->len > kinds[counter].prefix.len
+            && ngx_strncmp(job->member, kinds[counter].prefix.data,
+                           kinds[counter].prefix.len) == 0)
+        {
+            break;
+        }
+    }
+
+    if (counter == sizeof(kinds) / sizeof(kinds[0])) {
+        return;
+    }
+
+    ngx_http_cvc_metrics_count(kinds[counter].counter, 1);
+
+    /* a payment window or a validation deadline: expired, or validated */
+
+    expiry = (kinds[counter].counter == NGX_HTTP_CVC_M_TIMERS_FIRED_PAY
+              || kinds[counter].counter
+                 == NGX_HTTP_CVC_M_TIMERS_FIRED_DEADLINE);
+
+    if (!expiry) {
+        return;
+    }
+
+    pr = json_loadb(PQgetvalue(res, 0, 0), PQgetlength(res, 0, 0), 0, NULL);
+
+    status = json_string_value(json_object_get(pr, "status"));
+
+    if (status != NULL && ngx_strcmp(status, "expired") == 0) {
+        ngx_http_cvc_metrics_count(NGX_HTTP_CVC_M_PR_EXPIRED, 1);
+    }
+
+    json_decref(pr);
 }
 
 

@@ -40,7 +40,9 @@ declare
         'credit_beneficiary', 'unlock_beneficiary', 'clock_set',
         'clock_clear',
         -- timers and the outbox
-        'timers_due', 'fire_timer', 'outbox_claim', 'outbox_done'];
+        'timers_due', 'fire_timer', 'outbox_claim', 'outbox_done',
+        -- metrics and readiness
+        'metrics_state'];
     v_db oid := (select oid from pg_database
                  where datname = current_database());
     v_name text;

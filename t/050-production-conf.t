@@ -39,6 +39,7 @@ my %vars = (MODULE => $module, RUN => $dir, PG_HOST => '127.0.0.1',
             CERT => "$dir/cert.pem", CERT_KEY => "$dir/key.pem",
             PAYMENT_CODE_KEY => "$dir/payment_code.key",
             OPS_LISTEN => "127.0.0.1:$ops_port", OPS_TOKEN => $token,
+            METRICS_FROM => '192.0.2.0/24',
             SMTP_HOST => '127.0.0.1', SMTP_PORT => $ENV{CVC_SMTP_PORT},
             MAIL_DOMAIN => 'example.fr');
 
@@ -96,6 +97,13 @@ like($r->{body}, qr/"code":"not_found"/, 'not_found');
 $r = curl('-X', 'DELETE', '-H', "'Authorization: Bearer $token'",
           "http://127.0.0.1:$ops_port/ops/v1/clock");
 is($r->{status}, 404, 'DELETE /ops/v1/clock: absent');
+
+$r = curl("http://127.0.0.1:$ops_port/metrics");
+is($r->{status}, 200, 'the metrics, on the internal listener');
+like($r->{body}, qr/^cvc_http_requests_total\{method="GET",route="\/api\/v1\/health",status="2xx"\} \d+$/m,
+     '... with the health checks counted');
+is(curl("https://127.0.0.1:$port/metrics")->{status}, 404,
+   '... and not on the public one');
 
 $r = curl("https://127.0.0.1:$port/ops/v1/conventions");
 is($r->{status}, 404, 'no ops API on the public listener');

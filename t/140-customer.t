@@ -150,11 +150,11 @@ error_ok(call(PUT => '/api/v1/customer/payment-code',
 # the cookie needs its CSRF token here too
 $r = call(PUT => '/api/v1/customer/payment-code',
           { password => $ben->{password}, payment_code => '111222' },
-          Cookie => "cvc_session=" . ($c1->{_cookie} // ''));
+          Cookie => "cvc_customer_session=" . ($c1->{_cookie} // ''));
 error_ok($r, 403, 'csrf_failed', 'cookie without X-CSRF-Token');
 $r = call(PUT => '/api/v1/customer/payment-code',
           { password => $ben->{password}, payment_code => '111222' },
-          Cookie => "cvc_session=" . ($c1->{_cookie} // ''),
+          Cookie => "cvc_customer_session=" . ($c1->{_cookie} // ''),
           'X-CSRF-Token' => $c1->{csrf_token});
 is($r->{status}, 204, 'cookie with its X-CSRF-Token: 204');
 
@@ -271,7 +271,7 @@ refused(api_as($c4->{token}, DELETE => '/api/v1/merchant/sessions/current'),
         'a customer token on the merchant logout');
 is(cme($c4->{token})->{status}, 200, '... which did not end the customer one');
 refused(call(GET => '/api/v1/merchant/me', undef,
-             Cookie => "cvc_session=" . ($c4->{_cookie} // '')),
+             Cookie => "cvc_customer_session=" . ($c4->{_cookie} // '')),
         "a customer's cookie on /merchant/me");
 
 # a customer login is no merchant login and the other way round

@@ -290,10 +290,10 @@ error_ok($r, 400, 'invalid_json', 'malformed JSON');
 is(merchant_view($p->{id})->{status}, 'awaiting_payment',
    'the request still awaits payment');
 $r = api(POST => $path, { payment_code => $ben->{payment_code} }, xff(),
-         Cookie => 'cvc_session=' . ($c->{_cookie} // ''));
+         Cookie => 'cvc_customer_session=' . ($c->{_cookie} // ''));
 error_ok($r, 403, 'csrf_failed', 'the session cookie without X-CSRF-Token');
 $r = api(POST => $path, { payment_code => $ben->{payment_code} }, xff(),
-         Cookie => 'cvc_session=' . ($c->{_cookie} // ''),
+         Cookie => 'cvc_customer_session=' . ($c->{_cookie} // ''),
          'X-CSRF-Token' => $c->{csrf_token});
 is($r->{status}, 200, 'the session cookie with X-CSRF-Token: 200');
 $bal -= 500;

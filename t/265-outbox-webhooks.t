@@ -27,7 +27,7 @@ my $mW = merchant_login($posW->{id}, $posW->{password});
 my $mN = merchant_login($posN->{id}, $posN->{password});
 my $c = customer_login($ben->{id}, $ben->{password});
 my $notify = unique_email('caisse');
-my $hook_url = 'http://127.0.0.1:9/cvc-hook-' . unique_digits(6);
+my $hook_url = 'http://' . webhook_host() . ':9/cvc-hook-' . unique_digits(6);
 
 my $r = api_as($admin->{token}, PUT => "/api/v1/points-of-sale/$posW->{id}/webhook",
                { url => $hook_url });

@@ -40,10 +40,10 @@ sub iso { POSIX::strftime('%Y-%m-%dT%H:%M:%SZ', gmtime $_[0]) }
 
 # ---- the receiver ---------------------------------------------------------------------
 
-my $srv = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
+my $srv = IO::Socket::INET->new(LocalAddr => webhook_host(), LocalPort => 0,
                                 Proto => 'tcp', Listen => 64, ReuseAddr => 1)
     or die "listen: $!";
-my $url = 'http://127.0.0.1:' . $srv->sockport . '/hooks/cvc';
+my $url = 'http://' . webhook_host() . ':' . $srv->sockport . '/hooks/cvc';
 
 # one connection: read the request, check the signature, answer as planned
 # (500 for the 1st and 2nd, 16 s of silence for the 3rd, 503 while

@@ -10,44 +10,20 @@ use strict;
 use warnings;
 use utf8;
 use Test::More;
-use File::Temp ();
-use IO::Socket::INET;
 use POSIX ();
 use lib 't/lib';
 use CvcTest;
+use CvcNode;
 
 binmode(Test::More->builder->$_, ':encoding(UTF-8)')
     for qw(output failure_output todo_output);
 client_ip('198.51.100.34');
 
-my ($dir2, $port2);
-sub nginx2 {
-    my @args = @_;
-    my $preload = '';
-    if ($ENV{SANITIZE}) {
-        $preload = 'LD_PRELOAD=' . (`gcc -print-file-name=libasan.so` =~ s/\s+$//r)
-                   . ' ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1 ';
-    }
-    # nginx's own output goes to a file: a daemon must not hold prove's pipe
-    return system($preload . join(' ', '/usr/sbin/nginx', '-p', "$dir2/", '-c',
-                                  "$dir2/nginx.conf", '-e', "$dir2/logs/error.log",
-                                  @args)
-                  . " >>$dir2/logs/stderr.log 2>&1");
-}
-sub pid2 {
-    open my $fh, '<', "$dir2/nginx.pid" or return undef;
-    my $pid = <$fh> // '';
-    return $pid =~ /^(\d+)/ ? $1 : undef;
-}
-sub stop2 {
-    my $pid = pid2() or return 1;
-    kill 'QUIT', $pid;
-    return wait_until(15, sub { !kill 0, $pid });
-}
+my $node2;
 
 END {
     local $?;
-    stop2() if $dir2;
+    $node2->stop if $node2;
     reset_clock() if $ENV{CVC_TEST_URL};
 }
 
@@ -119,34 +95,11 @@ wait_until(5, sub { psql("select count(*) from cvc.outbox where sent_at is null 
 # ---- (b) a second node -------------------------------------------------------------
 
 my $run = $ENV{CVC_TEST_DIR};
-$dir2 = File::Temp::tempdir('cvc-node2-XXXXXX', TMPDIR => 1, CLEANUP => 1);
-chmod 0755, $dir2;
-mkdir "$dir2/$_" for qw(logs tmp);
-chmod 01777, "$dir2/tmp";
-# the nodes share the payment codes' key, as they must (docs/operations.md)
-system('cp', '-p', "$run/payment_code.key", "$dir2/payment_code.key") == 0
-    or die "can't copy the payment-code key";
-$port2 = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
-                               Proto => 'tcp', Listen => 1)->sockport;
-my ($port1) = $ENV{CVC_TEST_URL} =~ /:(\d+)$/;
-open my $in, '<', "$run/nginx.conf" or die "$run/nginx.conf: $!";
-my $conf = do { local $/; <$in> };
-close $in;
-my $listens = () = $conf =~ /listen 127\.0\.0\.1:\Q$port1\E;/g;
-is($listens, 1, 'the rendered configuration listens on the first node\'s port');
-$conf =~ s/listen 127\.0\.0\.1:\Q$port1\E;/listen 127.0.0.1:$port2;/;
-$conf =~ s/\Q$run\E\//$dir2\//g;            # pid, logs, temp paths
-$conf =~ s/^worker_processes\s+\d+;/worker_processes 2;/m;
-open my $out, '>', "$dir2/nginx.conf" or die;
-print $out $conf;
-close $out;
-unlike(join("\n", grep { !/^\s*#/ } split /\n/, $conf), qr/\Q$run\E/,
+$node2 = CvcNode->new(workers => 2);
+unlike(join("\n", grep { !/^\s*#/ } split /\n/, $node2->conf), qr/\Q$run\E/,
        'the second node has nothing in the first one\'s folder');
-
-is(nginx2(), 0, 'the second nginx starts');
-my $url2 = "http://127.0.0.1:$port2";
-ok(wait_until(10, sub { (HTTP::Tiny->new(timeout => 2)->get("$url2/ping")->{status} // 0) == 204 }),
-   'it answers on its own port');
+ok($node2->start, 'the second nginx starts and answers on its own port');
+my $url2 = $node2->url;
 sub api2 {
     my ($method, $path, $body, %h) = @_;
     local $ENV{CVC_TEST_URL} = $url2;
@@ -214,15 +167,13 @@ is_deeply([map { $basket_count{$_->{basket_number}} // 0 } @prs], [(1) x 10],
           'the customer got each request\'s e-mail once');
 
 # who did the work (for the record)
-my $log2 = do { open my $fh, '<', "$dir2/logs/error.log"; local $/; <$fh> // '' };
+my $log2 = $node2->log;
 my $fired2 = () = $log2 =~ /cvc timers: "[^"]+" fired|cvc outbox: \d+ delivered/g;
 my $fired1 = () = error_log() =~ /cvc timers: "[^"]+" fired|cvc outbox: \d+ delivered/g;
 diag "timers fired and deliveries: node 1 (since its start) $fired1, node 2 $fired2";
 
-ok(stop2(), 'the second nginx stops');
-$log2 = do { open my $fh, '<', "$dir2/logs/error.log"; local $/; <$fh> // '' };
-my @bad = grep { /\[alert\]|\[emerg\]|AddressSanitizer|LeakSanitizer|runtime error:/ }
-          split /\n/, $log2;
+ok($node2->stop, 'the second nginx stops');
+my @bad = $node2->bad_log;
 is_deeply(\@bad, [], 'its error log has no alert, emerg or sanitizer report');
 is(api(GET => '/api/v1/health')->{status}, 200, 'the first node goes on');
 

@@ -64,16 +64,37 @@ $$;
 comment on function cvc.money_fr(bigint) is 'Cents as 40,00 €.';
 
 
+-- The caller of the API function that runs, for the audit log of the
+-- transitions it makes (pr_event): set at the start of each, for its
+-- transaction only; a timer's transitions have none.
+create or replace function cvc.pr_caller(p_client_ip text, p_request_id text)
+returns void language sql as $$
+    select set_config('cvc.client_ip', coalesce(p_client_ip, ''), true),
+           set_config('cvc.request_id', coalesce(p_request_id, ''), true)
+$$;
+
+comment on function cvc.pr_caller(text, text) is
+    'The client address and request id that pr_event writes in the audit '
+    'log, for this transaction.';
+
+
+-- Every event of a payment request's history goes to the audit log too,
+-- as payment_request_<type>, with its actor and the caller of pr_caller:
+-- the trail of every money action, in one place.
 create or replace function cvc.pr_event(p_id text, p_type text,
     p_actor text, p_details jsonb default '{}')
 returns void language sql as $$
     insert into cvc.payment_request_events (payment_request_id, type, at,
                                             actor, details)
-    values (p_id, p_type, cvc.now(), p_actor, p_details)
+    values (p_id, p_type, cvc.now(), p_actor, p_details);
+    select cvc.audit('payment_request_' || p_type, p_actor,
+                     nullif(current_setting('cvc.client_ip', true), ''),
+                     nullif(current_setting('cvc.request_id', true), ''),
+                     jsonb_build_object('payment_request', p_id) || p_details)
 $$;
 
 comment on function cvc.pr_event(text, text, text, jsonb) is
-    'Records an event of a payment request''s history.';
+    'Records an event of a payment request''s history, and audits it.';
 
 
 -- what e-mails and webhooks say of a request
@@ -211,13 +232,17 @@ returns jsonb language plpgsql as $$
 declare
     v_scope text := p_kind || ':' || p_id;
     v_pos text;
-    v_prior jsonb := cvc.idempotency_prior(v_scope, p_idem_key, p_idem_hash);
+    v_prior jsonb;
     v_beneficiary text;
     v_today date := cvc.paris_date(cvc.now());
     v_pay_by timestamptz;
     v_notify text;
     p cvc.payment_requests;
 begin
+    perform cvc.pr_caller(p_client_ip, p_request_id);
+
+    v_prior := cvc.idempotency_prior(v_scope, p_idem_key, p_idem_hash);
+
     if v_prior is not null then
         return v_prior;
     end if;
@@ -462,6 +487,7 @@ returns jsonb language plpgsql as $$
 declare
     p cvc.payment_requests := cvc.pr_lock(p_kind, p_id, p_pr);
 begin
+    perform cvc.pr_caller(p_client_ip, p_request_id);
     if p.status <> 'to_validate' or cvc.now() > p.validation_deadline then
         perform cvc.pr_invalid_state(p, 'confirmed');
     end if;
@@ -481,6 +507,7 @@ returns jsonb language plpgsql as $$
 declare
     p cvc.payment_requests := cvc.pr_lock(p_kind, p_id, p_pr);
 begin
+    perform cvc.pr_caller(p_client_ip, p_request_id);
     if p.status = 'to_validate' and cvc.now() <= p.validation_deadline then
         p := cvc.pr_release(p, 'cancelled', p_kind || ':' || p_id);
         return cvc.pr_json(p);
@@ -566,6 +593,7 @@ declare
     v_amount bigint := coalesce(p_amount, p.amount);
     v_actor text := 'customer:' || p_customer;
 begin
+    perform cvc.pr_caller(p_client_ip, p_request_id);
     -- the code was right, but wrong ones in parallel may have locked it
     -- since: the lock is read under the wallet's row lock
     if (select payment_code_locked_at is not null from cvc.beneficiaries
@@ -649,6 +677,7 @@ returns jsonb language plpgsql as $$
 declare
     p cvc.payment_requests := cvc.pr_lock('customer', p_customer, p_pr);
 begin
+    perform cvc.pr_caller(p_client_ip, p_request_id);
     if p.status <> 'awaiting_payment' or cvc.now() > p.pay_by then
         perform cvc.pr_invalid_state(p, 'refused');
     end if;

@@ -335,7 +335,7 @@ sub session_cookie {
     my ($r) = @_;
     my $h = $r->{headers}{'set-cookie'} // return undef;
     for my $c (ref $h ? @$h : ($h)) {
-        return $1 if $c =~ /^(?:__Host-)?cvc_session=([^;]*)/;
+        return $1 if $c =~ /^(?:__Host-)?cvc_(?:customer_)?session=([^;]*)/;
     }
     return undef;
 }
@@ -711,6 +711,12 @@ sub url_escape {
 }
 
 push @CvcTest::EXPORT, 'url_escape';
+
+# The one loopback address that conf/test.conf lets webhooks reach
+# (cvc_webhook_allow): the tests' receivers listen there; 127.0.0.1 and
+# the rest of loopback are refused like any address of this machine.
+sub webhook_host { '127.0.0.3' }
+push @CvcTest::EXPORT, 'webhook_host';
 
 # ---------------------------------------------------------------------
 # E-mails, the test clock held, waiting for a status (issue 5).
