@@ -12,6 +12,8 @@
 #                     alone; the table goes to docs/performance.md
 #   make chaos        a bank run under faults (PostgreSQL and Redis killed,
 #                     workers killed, reloads) and its invariants (t/chaos/run)
+#   make fuzz         the libFuzzer harnesses of fuzz/, FUZZ_TIME s each (60)
+#   make deb          the Debian package in build/deb/ (dpkg-buildpackage)
 #   make clean
 
 SHELL := /bin/bash
@@ -59,7 +61,8 @@ PACKAGES := nginx nginx-dev libhiredis-dev libpq-dev libjansson-dev libssl-dev \
 # make bench's load generators (pgbench comes with postgresql)
 BENCH_PACKAGES := wrk
 
-.PHONY: all deps web web-deps run stop test print-sanitize-tests bench bench-deps chaos clean FORCE
+.PHONY: all deps web web-deps run stop test print-sanitize-tests bench \
+        bench-deps chaos fuzz fuzz-deps deb deb-deps clean FORCE
 
 all: $(MODULE)
 
@@ -181,6 +184,77 @@ bench: bench-deps all
 chaos: all
 	$(call apt_missing,$(PACKAGES))
 	CVC_MODULE=$(MODULE) t/chaos/run
+
+# libFuzzer harnesses (fuzz/README.md): the module built with clang, ASan
+# and UBSan, linked to Debian's nginx made a library (fuzz/libngx); each
+# harness runs FUZZ_TIME seconds, one after the other (fuzz/run). llvm-14
+# has the llvm-symbolizer of reports with files and lines.
+FUZZ_TIME     ?= 60
+FUZZ_PACKAGES := clang libclang-rt-14-dev llvm-14
+FUZZ_DIR      := $(BUILD)/fuzz
+FUZZ_NAMES    := $(filter-out ngx_fuzz,\
+                   $(basename $(notdir $(wildcard fuzz/*.c))))
+FUZZ_BINS     := $(addprefix $(FUZZ_DIR)/,$(FUZZ_NAMES))
+FUZZ_MOD_OBJS := $(patsubst ngx_cvc_module/%.c,$(FUZZ_DIR)/obj/%.o,\
+                   $(wildcard ngx_cvc_module/*.c))
+FUZZ_CFLAGS   := -g -O1 -fno-omit-frame-pointer -fPIC \
+                 -fsanitize=address,undefined -fno-sanitize-recover=all \
+                 -W -Wall -Wpointer-arith -Wno-unused-parameter -Werror \
+                 $(addprefix -I $(SRC)/,src/core src/event src/event/modules \
+                   src/os/unix objs src/http src/http/modules src/http/v2) \
+                 -I ngx_cvc_module -I /usr/include/postgresql -I fuzz
+FUZZ_LIBS     := -lpq -lhiredis -ljansson -lxlsxwriter -lcurl -lcrypto
+
+fuzz-deps:
+	$(call apt_missing,$(PACKAGES) $(FUZZ_PACKAGES))
+
+fuzz: fuzz-deps
+	$(MAKE) $(FUZZ_BINS)
+	FUZZ_TIME=$(FUZZ_TIME) fuzz/run $(FUZZ_DIR) $(FUZZ_NAMES)
+
+$(FUZZ_MOD_OBJS): $(FUZZ_DIR)/obj/%.o: ngx_cvc_module/%.c $(MOD_SRC) \
+                  $(SRC)/objs/Makefile
+	@mkdir -p $(dir $@)
+	clang -c $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -o $@ $<
+
+$(FUZZ_DIR)/libcvc.a: $(FUZZ_MOD_OBJS)
+	rm -f $@ && ar rcs $@ $^
+
+$(FUZZ_DIR)/libngx.so: fuzz/libngx /usr/sbin/nginx
+	@mkdir -p $(dir $@)
+	fuzz/libngx /usr/sbin/nginx $@
+
+# a harness may include a module file for its static functions: the
+# archive's copy is then never linked
+$(addsuffix .o,$(FUZZ_BINS) $(FUZZ_DIR)/ngx_fuzz): $(FUZZ_DIR)/%.o: \
+        fuzz/%.c fuzz/ngx_fuzz.h $(MOD_SRC) $(SRC)/objs/Makefile
+	@mkdir -p $(dir $@)
+	clang -c $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -o $@ $<
+
+$(FUZZ_BINS): %: %.o $(FUZZ_DIR)/ngx_fuzz.o $(FUZZ_DIR)/libcvc.a \
+              $(FUZZ_DIR)/libngx.so
+	clang -fsanitize=fuzzer,address,undefined -o $@ $^ \
+	  -Wl,-rpath,'$$ORIGIN' $(FUZZ_LIBS)
+
+# The Debian package (debian/, scripts/build-deb): dpkg-buildpackage on a
+# copy of the sources, results in build/deb/; the version is the module's
+# (NGX_HTTP_CVC_VERSION). Its build dependencies, those missing only.
+DEB_PACKAGES := dpkg-dev debhelper nginx-dev libpq-dev libhiredis-dev \
+                libjansson-dev libssl-dev libxlsxwriter-dev libcurl4-openssl-dev
+CVC_VERSION := $(shell sed -n 's/^.define NGX_HTTP_CVC_VERSION *"\([^"]*\)".*/\1/p' \
+                 ngx_cvc_module/ngx_http_cvc_module.h)
+DEB := build/deb/libnginx-mod-http-cvc_$(CVC_VERSION)_$(shell dpkg --print-architecture).deb
+DEB_SRC := config $(MOD_SRC) $(shell find debian sql -type f) scripts/cvc-migrate \
+           scripts/build-deb README.md docs/deploy.md docs/directives.md \
+           docs/operations.md docs/security.md conf/production.example.conf
+
+deb-deps:
+	$(call apt_missing,$(DEB_PACKAGES))
+
+deb: $(DEB)
+
+$(DEB): $(DEB_SRC) | deb-deps
+	scripts/build-deb build/deb
 
 clean:
 	rm -rf build

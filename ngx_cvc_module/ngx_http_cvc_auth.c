@@ -346,11 +346,21 @@ static ngx_int_t
 ngx_http_cvc_session_found(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
     redisReply *reply)
 {
+    size_t                     i;
+    ngx_flag_t                 ok;
     redisReply                *kind, *id, *conv, *csrf;
     ngx_str_t                  sent;
     ngx_http_cvc_principal_t  *p;
 
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 5) {
+    /* five strings: a field missing (nil) is no session, not an empty one */
+
+    ok = (reply->type == REDIS_REPLY_ARRAY && reply->elements == 5);
+
+    for (i = 0; ok && i < 5; i++) {
+        ok = (reply->element[i]->type == REDIS_REPLY_STRING);
+    }
+
+    if (!ok) {
         return ngx_http_cvc_send_error(r, NGX_HTTP_UNAUTHORIZED,
                                        "unauthenticated",
                                        "The session has ended; log in again.",

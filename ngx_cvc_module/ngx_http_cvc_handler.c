@@ -12,7 +12,6 @@
 
 
 static void ngx_http_cvc_body_handler(ngx_http_request_t *r);
-static void ngx_http_cvc_proceed(ngx_http_request_t *r);
 static void ngx_http_cvc_cleanup(void *data);
 
 
@@ -36,6 +35,7 @@ ngx_http_cvc_handler(ngx_http_request_t *r)
 
     ngx_http_set_ctx(r, ctx, ngx_http_cvc_module);
     ctx->request = r;
+    ctx->authenticated = ngx_http_cvc_proceed;
 
     if (ngx_http_cvc_set_request_id(r, ctx) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -146,8 +146,6 @@ ngx_http_cvc_body_handler(ngx_http_request_t *r)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_cvc_module);
 
-    ctx->authenticated = ngx_http_cvc_proceed;
-
     rc = ngx_http_cvc_authenticate(r, ctx);
 
     if (rc == NGX_DECLINED) {
@@ -161,7 +159,7 @@ ngx_http_cvc_body_handler(ngx_http_request_t *r)
 
 /* the caller is known: the JSON body, then the route's handler */
 
-static void
+void
 ngx_http_cvc_proceed(ngx_http_request_t *r)
 {
     ngx_int_t            rc;

@@ -22,6 +22,7 @@ static char *ngx_http_cvc_redis_password_file(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static ngx_int_t ngx_http_cvc_secret_file(ngx_conf_t *cf, ngx_command_t *cmd,
     size_t min, size_t max, ngx_str_t *secret);
+static ngx_uint_t ngx_http_cvc_secret_text(u_char *p, ssize_t n);
 static char *ngx_http_cvc_payment_code_key(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_http_cvc_thread_pool(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -589,8 +590,11 @@ ngx_http_cvc_redis_password_file(ngx_conf_t *cf, ngx_command_t *cmd,
 
 /*
  * A secret in the file that the directive names, read once by the master:
- * min to max bytes, without the trailing line breaks.  NGX_DECLINED: not
- * of that size (the caller says what it wants); NGX_ERROR: said here.
+ * min to max bytes.  A text (printable ASCII: a password, a key in hex) is
+ * taken without its trailing line breaks, as an editor or echo leaves
+ * them; any other content is a binary key, taken as it is, whatever its
+ * last byte.  NGX_DECLINED: not of that size (the caller says what it
+ * wants); NGX_ERROR: said here.
  */
 
 static ngx_int_t
@@ -657,8 +661,10 @@ ngx_http_cvc_secret_file(ngx_conf_t *cf, ngx_command_t *cmd, size_t min,
         return NGX_ERROR;
     }
 
-    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r')) {
-        n--;
+    if (ngx_http_cvc_secret_text(buf, n)) {
+        while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r')) {
+            n--;
+        }
     }
 
     if (n < (ssize_t) min || n > (ssize_t) max) {
@@ -669,6 +675,27 @@ ngx_http_cvc_secret_file(ngx_conf_t *cf, ngx_command_t *cmd, size_t min,
     secret->len = n;
 
     return NGX_OK;
+}
+
+
+/* printable ASCII, with line breaks at its end only */
+
+static ngx_uint_t
+ngx_http_cvc_secret_text(u_char *p, ssize_t n)
+{
+    while (n > 0 && (p[n - 1] == '\n' || p[n - 1] == '\r')) {
+        n--;
+    }
+
+    while (n-- > 0) {
+        if (*p < 0x20 || *p > 0x7e) {
+            return 0;
+        }
+
+        p++;
+    }
+
+    return 1;
 }
 
 
@@ -850,7 +877,9 @@ ngx_http_cvc_init_process(ngx_cycle_t *cycle)
 
     if (ngx_http_cvc_pg_init_process(cycle, mcf) != NGX_OK
         || ngx_http_cvc_redis_init_process(cycle, mcf) != NGX_OK
-        || ngx_http_cvc_outbox_init_process(cycle) != NGX_OK
+        || ngx_http_cvc_outbox_init_process(cycle,
+                                            ngx_http_cvc_timers_job_done)
+           != NGX_OK
         || ngx_http_cvc_export_init_process(cycle, mcf) != NGX_OK)
     {
         return NGX_ERROR;

@@ -376,6 +376,9 @@ void ngx_http_cvc_client_params(ngx_http_request_t *r,
     ngx_http_cvc_ctx_t *ctx, ngx_str_t *params);
 void ngx_http_cvc_principal_params(ngx_http_cvc_ctx_t *ctx,
     ngx_str_t *params);
+/* the caller is known: the body, then the route's handler */
+void ngx_http_cvc_proceed(ngx_http_request_t *r);
+
 /* ngx_http_cvc_request.c */
 ngx_int_t ngx_http_cvc_parse_body(ngx_http_request_t *r,
     ngx_http_cvc_ctx_t *ctx, ngx_int_t *rc);
@@ -588,7 +591,8 @@ ngx_int_t ngx_http_cvc_timers_init_process(ngx_cycle_t *cycle,
 void ngx_http_cvc_timers_job_done(void);
 
 /* ngx_http_cvc_outbox.c */
-ngx_int_t ngx_http_cvc_outbox_init_process(ngx_cycle_t *cycle);
+ngx_int_t ngx_http_cvc_outbox_init_process(ngx_cycle_t *cycle,
+    void (*done)(void));
 ngx_int_t ngx_http_cvc_outbox_deliver(u_char *id, size_t len);
 
 /* ngx_http_cvc_export.c */

@@ -74,11 +74,16 @@ static ngx_int_t ngx_http_cvc_outbox_address(const char *s);
 
 static ngx_log_t  *ngx_http_cvc_outbox_log;
 
+/* told of the end of each delivery that ngx_http_cvc_outbox_deliver()
+ * took (the timers' tick, which counts its jobs) */
+static void       (*ngx_http_cvc_outbox_done)(void);
+
 
 ngx_int_t
-ngx_http_cvc_outbox_init_process(ngx_cycle_t *cycle)
+ngx_http_cvc_outbox_init_process(ngx_cycle_t *cycle, void (*done)(void))
 {
     ngx_http_cvc_outbox_log = cycle->log;
+    ngx_http_cvc_outbox_done = done;
 
     /* before any thread uses curl */
 
@@ -222,7 +227,7 @@ done:
 
     json_decref(msg);
     ngx_free(claim);
-    ngx_http_cvc_timers_job_done();
+    ngx_http_cvc_outbox_done();
 }
 
 
@@ -616,7 +621,7 @@ ngx_http_cvc_outbox_sent(void *data, void *ctx)
         != NGX_AGAIN)
     {
         /* the lease ends, and the row is tried again */
-        ngx_http_cvc_timers_job_done();
+        ngx_http_cvc_outbox_done();
     }
 }
 
@@ -624,7 +629,7 @@ ngx_http_cvc_outbox_sent(void *data, void *ctx)
 static void
 ngx_http_cvc_outbox_recorded(void *data, ngx_int_t rc, PGresult *res)
 {
-    ngx_http_cvc_timers_job_done();
+    ngx_http_cvc_outbox_done();
 }
 
 

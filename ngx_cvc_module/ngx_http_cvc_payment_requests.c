@@ -12,6 +12,8 @@
 
 static ngx_int_t ngx_http_cvc_pr_body(ngx_http_request_t *r,
     ngx_http_cvc_ctx_t *ctx, json_t *errors);
+static ngx_int_t ngx_http_cvc_idempotency_key(ngx_http_request_t *r,
+    ngx_str_t *key);
 static ngx_int_t ngx_http_cvc_pr_transition(ngx_http_request_t *r,
     ngx_http_cvc_ctx_t *ctx, const char *sql);
 
@@ -215,22 +217,10 @@ ngx_int_t
 ngx_http_cvc_idempotency(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
     ngx_str_t *key, ngx_str_t *canonical, ngx_str_t *hash)
 {
-    char    *p;
-    size_t   i;
+    char  *p;
 
-    if (ngx_http_cvc_header(r, "Idempotency-Key", key) != NGX_OK) {
-        ngx_str_null(key);
-
-    } else {
-        for (i = 0; i < key->len; i++) {
-            if (key->data[i] < 0x20 || key->data[i] > 0x7e) {
-                break;
-            }
-        }
-
-        if (key->len == 0 || key->len > 255 || i < key->len) {
-            return NGX_DECLINED;
-        }
+    if (ngx_http_cvc_idempotency_key(r, key) != NGX_OK) {
+        return NGX_DECLINED;
     }
 
     p = json_dumps(ctx->body, JSON_COMPACT|JSON_SORT_KEYS);
@@ -254,6 +244,29 @@ ngx_http_cvc_idempotency(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
     }
 
     return ngx_http_cvc_sha256_hex(r->pool, canonical, hash);
+}
+
+
+/* Idempotency-Key: 1..255 printable ASCII characters, or none (NULL) */
+
+static ngx_int_t
+ngx_http_cvc_idempotency_key(ngx_http_request_t *r, ngx_str_t *key)
+{
+    size_t  i;
+
+    if (ngx_http_cvc_header(r, "Idempotency-Key", key) != NGX_OK) {
+        ngx_str_null(key);
+        return NGX_OK;
+    }
+
+    for (i = 0; i < key->len; i++) {
+        if (key->data[i] < 0x20 || key->data[i] > 0x7e) {
+            break;
+        }
+    }
+
+    return (key->len == 0 || key->len > 255 || i < key->len)
+           ? NGX_ERROR : NGX_OK;
 }
 
 

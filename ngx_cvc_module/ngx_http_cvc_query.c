@@ -29,6 +29,12 @@ ngx_http_cvc_query(ngx_http_request_t *r, const ngx_http_cvc_param_t *spec,
     json_t                      *v, *a;
     const ngx_http_cvc_param_t  *s;
 
+    /* no query string: args.data is NULL, with no end to point at */
+
+    if (r->args.len == 0) {
+        return NGX_OK;
+    }
+
     p = r->args.data;
     last = r->args.data + r->args.len;
 

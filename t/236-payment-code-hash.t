@@ -153,4 +153,21 @@ unlike($out, qr/0123456789abcdef/, '... without the key in the message');
 ($rc, $out) = nginx_t($conf);
 is($rc, 0, 'with the stack\'s key file: nginx -t passes') or diag $out;
 
+# a binary key is taken as it is: one of 32 bytes whose last is a line
+# break (1 in 128 of `openssl rand -out FILE 32`) was cut and refused
+for my $last ("\n", "\r") {
+    open $fh, '>:raw', "$tmp/binary.key" or die;
+    print $fh "\x00\xff" x 15, "\x01", $last;
+    close $fh;
+    ($rc, $out) = nginx_t($conf =~ s{cvc_payment_code_key [^;]*;}{cvc_payment_code_key $tmp/binary.key;}r);
+    is($rc, 0, 'a binary key of 32 bytes ending in ' . ($last eq "\n" ? '\n' : '\r')
+               . ': taken whole') or diag $out;
+}
+# a key in hex, written with a newline: the text without it
+open $fh, '>', "$tmp/hex.key" or die;
+print $fh 'ab' x 32, "\n";
+close $fh;
+($rc, $out) = nginx_t($conf =~ s{cvc_payment_code_key [^;]*;}{cvc_payment_code_key $tmp/hex.key;}r);
+is($rc, 0, 'a key in hex with its newline: taken') or diag $out;
+
 done_testing();
