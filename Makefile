@@ -10,6 +10,8 @@
 #   make web          build the web front end into web/dist (plain ES modules)
 #   make bench        the hot endpoints under wrk, beside pgbench and nginx
 #                     alone; the table goes to docs/performance.md
+#   make chaos        a bank run under faults (PostgreSQL and Redis killed,
+#                     workers killed, reloads) and its invariants (t/chaos/run)
 #   make fuzz         the libFuzzer harnesses of fuzz/, FUZZ_TIME s each (60)
 #   make deb          the Debian package in build/deb/ (dpkg-buildpackage)
 #   make clean
@@ -60,7 +62,7 @@ PACKAGES := nginx nginx-dev libhiredis-dev libpq-dev libjansson-dev libssl-dev \
 BENCH_PACKAGES := wrk
 
 .PHONY: all deps web web-deps run stop test print-sanitize-tests bench \
-        bench-deps fuzz fuzz-deps deb deb-deps clean FORCE
+        bench-deps chaos fuzz fuzz-deps deb deb-deps clean FORCE
 
 all: $(MODULE)
 
@@ -175,6 +177,12 @@ bench-deps:
 # On a throw-away stack of its own (bench/run; BENCH_* settings there)
 bench: bench-deps all
 	CVC_MODULE=$(MODULE) bench/run
+
+# On a throw-away stack of its own (t/chaos/run; CHAOS_* settings there);
+# the stack's packages, those missing only
+chaos: all
+	$(call apt_missing,$(PACKAGES))
+	CVC_MODULE=$(MODULE) t/chaos/run
 
 # libFuzzer harnesses (fuzz/README.md): the module built with clang, ASan
 # and UBSan, linked to Debian's nginx made a library (fuzz/libngx); each

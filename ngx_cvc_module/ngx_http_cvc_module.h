@@ -588,6 +588,10 @@ ngx_int_t ngx_http_cvc_pr_list(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx);
 json_t *ngx_http_cvc_list_filters(ngx_http_request_t *r,
     ngx_http_cvc_ctx_t *ctx, const char **bad);
 ngx_int_t ngx_http_cvc_bad_parameter(ngx_http_request_t *r, const char *name);
+ngx_int_t ngx_http_cvc_idempotency(ngx_http_request_t *r,
+    ngx_http_cvc_ctx_t *ctx, ngx_str_t *key, ngx_str_t *canonical,
+    ngx_str_t *hash);
+ngx_int_t ngx_http_cvc_send_bad_key(ngx_http_request_t *r);
 
 /* ngx_http_cvc_timers.c */
 ngx_int_t ngx_http_cvc_timers_init_process(ngx_cycle_t *cycle,

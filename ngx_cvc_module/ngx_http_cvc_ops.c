@@ -273,17 +273,33 @@ ngx_http_cvc_ops_beneficiary_coded(ngx_http_request_t *r,
 }
 
 
-/* POST /ops/v1/beneficiaries/{id}/credits {"amount"} */
+/*
+ * POST /ops/v1/beneficiaries/{id}/credits {"amount"}, with an
+ * Idempotency-Key: a credit whose answer was lost is sent again with its
+ * key, and credited once
+ */
 
 ngx_int_t
 ngx_http_cvc_ops_credit(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx)
 {
     u_char       n[NGX_INT_T_LEN];
     json_t      *errors;
-    ngx_str_t    params[4];
+    ngx_int_t    rc;
+    ngx_str_t    params[6], canonical;
     json_int_t   amount;
 
     static const char  *fields[] = { "amount", NULL };
+
+    rc = ngx_http_cvc_idempotency(r, ctx, &params[2], &canonical,
+                                  &params[3]);
+
+    if (rc == NGX_DECLINED) {
+        return ngx_http_cvc_send_bad_key(r);
+    }
+
+    if (rc != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
     errors = ngx_http_cvc_json_unknown_fields(ctx->body, fields);
     if (errors == NULL) {
@@ -302,11 +318,11 @@ ngx_http_cvc_ops_credit(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx)
     params[0] = ctx->params[0];
     params[1].data = n;
     params[1].len = ngx_sprintf(n, "%L", (int64_t) amount) - n;
-    ngx_http_cvc_client_params(r, ctx, &params[2]);
+    ngx_http_cvc_client_params(r, ctx, &params[4]);
 
     return ngx_http_cvc_call(r, ctx,
                              "select cvc.credit_beneficiary($1, $2::bigint, "
-                             "$3, $4)", 4, params, NGX_HTTP_CREATED);
+                             "$3, $4, $5, $6)", 6, params, NGX_HTTP_CREATED);
 }
 
 

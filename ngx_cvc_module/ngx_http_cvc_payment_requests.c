@@ -52,18 +52,23 @@ const ngx_http_cvc_param_t  ngx_http_cvc_pr_filters[] = {
 ngx_int_t
 ngx_http_cvc_pr_create(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx)
 {
-    u_char                    *p, window[NGX_INT_T_LEN + 16];
+    u_char                    window[NGX_INT_T_LEN + 16];
     json_t                    *errors;
-    ngx_str_t                  params[9], canonical;
+    ngx_int_t                  rc;
+    ngx_str_t                  params[9];
     ngx_http_cvc_main_conf_t  *mcf;
 
-    if (ngx_http_cvc_idempotency_key(r, &params[3]) != NGX_OK) {
-        return ngx_http_cvc_send_error(r, NGX_HTTP_BAD_REQUEST,
-                                       "invalid_parameter",
-                                       "Idempotency-Key must be 1 to 255 "
-                                       "printable ASCII characters.",
-                                       json_pack("{ss}", "parameter",
-                                                 "Idempotency-Key"));
+    /* the body as SQL gets it, and as idempotency compares it */
+
+    rc = ngx_http_cvc_idempotency(r, ctx, &params[3], &params[2],
+                                  &params[4]);
+
+    if (rc == NGX_DECLINED) {
+        return ngx_http_cvc_send_bad_key(r);
+    }
+
+    if (rc != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     errors = json_object();
@@ -77,36 +82,9 @@ ngx_http_cvc_pr_create(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx)
 
     json_decref(errors);
 
-    /* the body as SQL gets it, and as idempotency compares it */
-
-    p = (u_char *) json_dumps(ctx->body, JSON_COMPACT|JSON_SORT_KEYS);
-    if (p == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    canonical.len = ngx_strlen(p);
-    canonical.data = ngx_pnalloc(r->pool, canonical.len);
-    if (canonical.data == NULL) {
-        free(p);
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    ngx_memcpy(canonical.data, p, canonical.len);
-    free(p);
-
     mcf = ngx_http_get_module_main_conf(r, ngx_http_cvc_module);
 
     ngx_http_cvc_principal_params(ctx, params);
-    params[2] = canonical;
-
-    if (params[3].data == NULL) {
-        ngx_str_null(&params[4]);
-
-    } else if (ngx_http_cvc_sha256_hex(r->pool, &canonical, &params[4])
-               != NGX_OK)
-    {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
 
     params[5].data = window;
     params[5].len = ngx_sprintf(window, "%M milliseconds", mcf->pay_window)
@@ -227,6 +205,48 @@ ngx_http_cvc_pr_body(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
 }
 
 
+/*
+ * The Idempotency-Key of a POST that creates something (NULL without one),
+ * its body in canonical form (members sorted, no spaces: what a key
+ * compares, whatever the order or spacing sent) and, with a key, the
+ * SHA-256 of that form (else NULL).  NGX_DECLINED: the key is not 1..255
+ * printable ASCII characters (ngx_http_cvc_send_bad_key() answers it).
+ */
+
+ngx_int_t
+ngx_http_cvc_idempotency(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
+    ngx_str_t *key, ngx_str_t *canonical, ngx_str_t *hash)
+{
+    char  *p;
+
+    if (ngx_http_cvc_idempotency_key(r, key) != NGX_OK) {
+        return NGX_DECLINED;
+    }
+
+    p = json_dumps(ctx->body, JSON_COMPACT|JSON_SORT_KEYS);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    canonical->len = ngx_strlen(p);
+    canonical->data = ngx_pnalloc(r->pool, canonical->len);
+    if (canonical->data == NULL) {
+        free(p);
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(canonical->data, p, canonical->len);
+    free(p);
+
+    if (key->data == NULL) {
+        ngx_str_null(hash);
+        return NGX_OK;
+    }
+
+    return ngx_http_cvc_sha256_hex(r->pool, canonical, hash);
+}
+
+
 /* Idempotency-Key: 1..255 printable ASCII characters, or none (NULL) */
 
 static ngx_int_t
@@ -247,6 +267,18 @@ ngx_http_cvc_idempotency_key(ngx_http_request_t *r, ngx_str_t *key)
 
     return (key->len == 0 || key->len > 255 || i < key->len)
            ? NGX_ERROR : NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_cvc_send_bad_key(ngx_http_request_t *r)
+{
+    return ngx_http_cvc_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                   "invalid_parameter",
+                                   "Idempotency-Key must be 1 to 255 "
+                                   "printable ASCII characters.",
+                                   json_pack("{ss}", "parameter",
+                                             "Idempotency-Key"));
 }
 
 

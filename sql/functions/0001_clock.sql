@@ -40,6 +40,78 @@ comment on function cvc.audit(text, text, text, text, jsonb) is
     'Records a security event.';
 
 
+/*
+ * Idempotency-Key (api.md, Conventions), for the functions of a POST that
+ * creates something: cvc.idempotency_prior() at their start gives the
+ * first answer to p_key in p_scope (the caller's account) within 24 hours,
+ * or null when the key is new or none; cvc.idempotency_keep() at their end
+ * stores the answer in the same transaction as what it created.  p_hash:
+ * the request's body (canonical JSON, hashed), and what else names the
+ * thing made.
+ */
+create or replace function cvc.idempotency_prior(p_scope text, p_key text,
+                                                 p_hash text)
+returns jsonb language plpgsql as $$
+declare
+    v_prior cvc.idempotency_keys;
+begin
+    if p_key is null then
+        return null;
+    end if;
+
+    -- a second request with this key waits for nothing: it is told
+    if not pg_try_advisory_xact_lock(hashtextextended(p_scope || ' '
+                                                      || p_key, 0))
+    then
+        perform cvc.fail(409, 'idempotency_in_progress',
+                         'A request with this Idempotency-Key is in '
+                         'progress.');
+    end if;
+
+    select * into v_prior from cvc.idempotency_keys
+    where scope = p_scope and key = p_key
+      and created_at > cvc.now() - interval '24 hours';
+
+    if found then
+        if v_prior.request_hash <> p_hash then
+            perform cvc.fail(409, 'idempotency_conflict',
+                             'This Idempotency-Key was used with another '
+                             'body.');
+        end if;
+        return v_prior.response::jsonb;
+    end if;
+
+    -- older than 24 hours: forgotten
+    delete from cvc.idempotency_keys where scope = p_scope and key = p_key;
+    return null;
+end
+$$;
+
+comment on function cvc.idempotency_prior(text, text, text) is
+    'The first answer to an Idempotency-Key, or null (409 while in flight '
+    'or for another body).';
+
+
+create or replace function cvc.idempotency_keep(p_scope text, p_key text,
+    p_hash text, p_status int, p_response jsonb)
+returns jsonb language plpgsql as $$
+begin
+    if p_key is not null then
+        insert into cvc.idempotency_keys (scope, key, request_hash, status,
+                                          response, created_at)
+        values (p_scope, p_key, p_hash, p_status, p_response::text,
+                cvc.now());
+    end if;
+
+    return p_response;
+end
+$$;
+
+comment on function cvc.idempotency_keep(text, text, text, int, jsonb) is
+    'Keeps the answer to an Idempotency-Key (none without a key); returns '
+    'it.';
+
+
 create or replace function cvc.time_json(t timestamptz) returns text
 language sql immutable as $$
     select to_char(t at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')

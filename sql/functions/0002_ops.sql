@@ -132,10 +132,21 @@ comment on function cvc.create_beneficiary(text, text, text, text, bigint,
     is 'POST /ops/v1/beneficiaries: a customer and its wallet.';
 
 
+-- p_idem_key, p_idem_hash: the Idempotency-Key and the body's hash (a
+-- credit unanswered is sent again with its key and made once)
+drop function if exists cvc.credit_beneficiary(text, bigint, text, text);
+
 create or replace function cvc.credit_beneficiary(p_id text, p_amount bigint,
-    p_client_ip text, p_request_id text)
+    p_idem_key text, p_idem_hash text, p_client_ip text, p_request_id text)
 returns jsonb language plpgsql as $$
+declare
+    v_hash text := p_id || ' ' || p_idem_hash;
+    v_prior jsonb := cvc.idempotency_prior('ops', p_idem_key, v_hash);
 begin
+    if v_prior is not null then
+        return v_prior;
+    end if;
+
     perform 1 from cvc.beneficiaries where id = p_id for update;
 
     if not found then
@@ -148,13 +159,16 @@ begin
                       p_request_id, jsonb_build_object('beneficiary', p_id,
                                                        'amount', p_amount));
 
-    return (select jsonb_build_object('balance', balance)
-            from cvc.beneficiaries where id = p_id);
+    return cvc.idempotency_keep('ops', p_idem_key, v_hash, 201,
+        (select jsonb_build_object('balance', balance)
+         from cvc.beneficiaries where id = p_id));
 end
 $$;
 
-comment on function cvc.credit_beneficiary(text, bigint, text, text) is
-    'POST /ops/v1/beneficiaries/{id}/credits: money into a wallet.';
+comment on function cvc.credit_beneficiary(text, bigint, text, text, text,
+                                           text)
+    is 'POST /ops/v1/beneficiaries/{id}/credits: money into a wallet, once '
+       'an Idempotency-Key.';
 
 
 create or replace function cvc.unlock_beneficiary(p_id text,

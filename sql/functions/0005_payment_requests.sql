@@ -232,7 +232,7 @@ returns jsonb language plpgsql as $$
 declare
     v_scope text := p_kind || ':' || p_id;
     v_pos text;
-    v_prior cvc.idempotency_keys;
+    v_prior jsonb;
     v_beneficiary text;
     v_today date := cvc.paris_date(cvc.now());
     v_pay_by timestamptz;
@@ -240,31 +240,11 @@ declare
     p cvc.payment_requests;
 begin
     perform cvc.pr_caller(p_client_ip, p_request_id);
-    if p_idem_key is not null then
-        -- a second request with this key waits for nothing: it is told
-        if not pg_try_advisory_xact_lock(hashtextextended(v_scope || ' '
-                                                          || p_idem_key, 0))
-        then
-            perform cvc.fail(409, 'idempotency_in_progress',
-                             'A request with this Idempotency-Key is in '
-                             'progress.');
-        end if;
 
-        select * into v_prior from cvc.idempotency_keys
-        where scope = v_scope and key = p_idem_key
-          and created_at > cvc.now() - interval '24 hours';
+    v_prior := cvc.idempotency_prior(v_scope, p_idem_key, p_idem_hash);
 
-        if found then
-            if v_prior.request_hash <> p_idem_hash then
-                perform cvc.fail(409, 'idempotency_conflict',
-                                 'This Idempotency-Key was used with another '
-                                 'body.');
-            end if;
-            return v_prior.response::jsonb;
-        end if;
-
-        delete from cvc.idempotency_keys
-        where scope = v_scope and key = p_idem_key;
+    if v_prior is not null then
+        return v_prior;
     end if;
 
     v_pos := cvc.caller_pos(p_kind, p_id, p_body->>'point_of_sale');
@@ -343,14 +323,8 @@ begin
         p.amount, 'request_to_pay');
     perform cvc.pr_webhook(p, 'payment_request.created');
 
-    if p_idem_key is not null then
-        insert into cvc.idempotency_keys (scope, key, request_hash, status,
-                                          response, created_at)
-        values (v_scope, p_idem_key, p_idem_hash, 201,
-                cvc.pr_json(p)::text, cvc.now());
-    end if;
-
-    return cvc.pr_json(p);
+    return cvc.idempotency_keep(v_scope, p_idem_key, p_idem_hash, 201,
+                                cvc.pr_json(p));
 end
 $$;
 
