@@ -16,6 +16,9 @@
 
 /* ngx_http_cvc_session_found() is static */
 #include "ngx_http_cvc_auth.c"
+#include "ngx_http_cvc_login.c"
+#include "ngx_http_cvc_password.c"
+#include "ngx_http_cvc_strike.c"
 
 
 typedef struct {

@@ -15,6 +15,9 @@
 
 /* the reply handlers are static */
 #include "ngx_http_cvc_auth.c"
+#include "ngx_http_cvc_login.c"
+#include "ngx_http_cvc_password.c"
+#include "ngx_http_cvc_strike.c"
 #include "ngx_http_cvc_call.c"
 #include "ngx_http_cvc_timers.c"
 

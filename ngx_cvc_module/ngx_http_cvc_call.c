@@ -10,6 +10,10 @@
 #include "ngx_http_cvc_module.h"
 
 
+/* the key of the test clock's offset, that every Lua "now" reads */
+ngx_str_t  ngx_http_cvc_clock_key = ngx_string("cvc:clock");
+
+
 static void ngx_http_cvc_call_done(void *data, ngx_int_t rc, PGresult *res);
 
 

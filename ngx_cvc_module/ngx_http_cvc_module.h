@@ -468,6 +468,34 @@ ngx_int_t ngx_http_cvc_redis_command(ngx_http_cvc_redis_cmd_t **cmdp,
 void ngx_http_cvc_redis_detach(ngx_http_cvc_redis_cmd_t *cmd);
 
 /* ngx_http_cvc_thread.c */
+/* ngx_http_cvc_login.c, ngx_http_cvc_password.c: a login, or a password
+ * confirmed in a session (a payment-code change) */
+#define NGX_HTTP_CVC_TOKEN_BYTES        32
+
+typedef struct {
+    const char                     *realm;      /* merchant, customer */
+    ngx_str_t                       login;
+    ngx_str_t                       password;
+    ngx_str_t                       secret;     /* a new payment code */
+    ngx_str_t                       kind;
+    ngx_str_t                       id;
+    ngx_str_t                       hash;
+    ngx_str_t                       token;
+    ngx_str_t                       csrf;
+    json_t                         *account;
+    ngx_http_cvc_strike_t           strike;
+} ngx_http_cvc_login_t;
+
+ngx_http_cvc_login_t *ngx_http_cvc_login_body(ngx_http_request_t *r,
+    ngx_http_cvc_ctx_t *ctx, const char *realm, ngx_int_t *rc);
+ngx_int_t ngx_http_cvc_login_check(ngx_http_request_t *r,
+    ngx_http_cvc_ctx_t *ctx, json_t *result, ngx_http_cvc_step_pt right);
+ngx_int_t ngx_http_cvc_locked(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx);
+ngx_int_t ngx_http_cvc_set_cookie(ngx_http_request_t *r, ngx_uint_t customer,
+    ngx_str_t *token);
+extern const char  ngx_http_cvc_lua_end_sessions[];
+extern ngx_str_t   ngx_http_cvc_clock_key;
+
 /* ngx_http_cvc_metrics.c */
 typedef struct ngx_http_cvc_backends_s  ngx_http_cvc_backends_t;
 typedef ngx_int_t (*ngx_http_cvc_backends_pt)(ngx_http_request_t *r,
