@@ -61,15 +61,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ngx_fuzz_input_t         in;
     const ngx_fuzz_route_t  *rt;
 
-    static ngx_uint_t  inited;
-
-    if (!inited) {
-        ngx_fuzz_init();
-        inited = 1;
-    }
-
-    in.pos = (u_char *) data;
-    in.last = (u_char *) data + size;
+    ngx_fuzz_start(&in, data, size);
 
     route = ngx_fuzz_byte(&in);
     kind = ngx_fuzz_byte(&in) % (sizeof(kinds) / sizeof(kinds[0]));

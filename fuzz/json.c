@@ -66,16 +66,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ngx_fuzz_input_t         in;
     const ngx_fuzz_route_t  *rt;
 
-    static ngx_uint_t  inited;
-
-    if (!inited) {
-        ngx_fuzz_init();
-        ngx_fuzz_mcf->test_clock = 1;
-        inited = 1;
-    }
-
-    in.pos = (u_char *) data;
-    in.last = (u_char *) data + size;
+    ngx_fuzz_start(&in, data, size);
+    ngx_fuzz_mcf->test_clock = 1;               /* the clock's routes too */
 
     rt = &routes[ngx_fuzz_byte(&in) % (sizeof(routes) / sizeof(routes[0]))];
     pieces = ngx_fuzz_byte(&in) % 4 + 1;

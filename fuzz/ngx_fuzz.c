@@ -151,6 +151,23 @@ ngx_thread_task_post(ngx_thread_pool_t *tp, ngx_thread_task_t *task)
 }
 
 
+/* each input: the worker made once, then the input to read */
+
+void
+ngx_fuzz_start(ngx_fuzz_input_t *in, const uint8_t *data, size_t size)
+{
+    static ngx_uint_t  inited;
+
+    if (!inited) {
+        ngx_fuzz_init();
+        inited = 1;
+    }
+
+    in->pos = (u_char *) data;
+    in->last = (u_char *) data + size;
+}
+
+
 void
 ngx_fuzz_init(void)
 {

@@ -48,6 +48,7 @@ extern ngx_flag_t                 ngx_fuzz_alert_ok;
 
 
 void ngx_fuzz_init(void);
+void ngx_fuzz_start(ngx_fuzz_input_t *in, const uint8_t *data, size_t size);
 ngx_fuzz_req_t *ngx_fuzz_request(ngx_uint_t method, u_char *uri, size_t len);
 ngx_int_t ngx_fuzz_header(ngx_fuzz_req_t *fr, u_char *name, size_t nlen,
     u_char *value, size_t vlen);

@@ -40,15 +40,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const ngx_http_cvc_param_t  *spec, *s;
 
     static u_char      target[] = "/api/v1/payment-requests?";
-    static ngx_uint_t  inited;
-
-    if (!inited) {
-        ngx_fuzz_init();
-        inited = 1;
-    }
-
-    in.pos = (u_char *) data;
-    in.last = (u_char *) data + size;
+    ngx_fuzz_start(&in, data, size);
 
     spec = specs[ngx_fuzz_byte(&in) % (sizeof(specs) / sizeof(specs[0]))];
 

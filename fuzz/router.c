@@ -35,15 +35,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ngx_fuzz_req_t    *fr;
     ngx_fuzz_input_t   in;
 
-    static ngx_uint_t  inited;
-
-    if (!inited) {
-        ngx_fuzz_init();
-        inited = 1;
-    }
-
-    in.pos = (u_char *) data;
-    in.last = (u_char *) data + size;
+    ngx_fuzz_start(&in, data, size);
 
     method = methods[ngx_fuzz_byte(&in) % 8];
     flags = ngx_fuzz_byte(&in);
