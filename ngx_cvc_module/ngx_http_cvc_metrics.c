@@ -120,6 +120,8 @@ static ngx_int_t ngx_http_cvc_backends_redis_send(ngx_http_request_t *r,
     ngx_http_cvc_ctx_t *ctx);
 static void ngx_http_cvc_backends_redis(void *data, ngx_int_t rc,
     redisReply *reply);
+static ngx_int_t ngx_http_cvc_metrics_labels(ngx_uint_t i,
+    const char **method, const char **route);
 static ngx_int_t ngx_http_cvc_metrics_send(ngx_http_request_t *r,
     ngx_http_cvc_ctx_t *ctx, ngx_http_cvc_backends_t *rd);
 static u_char *ngx_http_cvc_metrics_outbox(u_char *p, u_char *last,
@@ -573,6 +575,34 @@ ngx_http_cvc_metrics_outbox(u_char *p, u_char *last, json_t *state)
 }
 
 
+/* the labels of the i-th route slot (the last: requests of no route);
+ * NGX_DECLINED where no route has that number */
+
+static ngx_int_t
+ngx_http_cvc_metrics_labels(ngx_uint_t i, const char **method,
+    const char **route)
+{
+    const ngx_http_cvc_route_t  *rt;
+
+    if (i == NGX_HTTP_CVC_MAX_ROUTES) {
+        *method = "";
+        *route = "none";
+        return NGX_OK;
+    }
+
+    rt = ngx_http_cvc_route_nth(i);
+
+    if (rt == NULL) {
+        return NGX_DECLINED;
+    }
+
+    *method = ngx_http_cvc_route_method(rt);
+    *route = rt->pattern;
+
+    return NGX_OK;
+}
+
+
 static ngx_int_t
 ngx_http_cvc_metrics_send(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
     ngx_http_cvc_backends_t *rd)
@@ -584,7 +614,6 @@ ngx_http_cvc_metrics_send(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
     ngx_atomic_uint_t               g, cum;
     const char                     *prev, *method, *route;
     ngx_http_cvc_metrics_sh_t      *m;
-    const ngx_http_cvc_route_t     *rt;
     const ngx_http_cvc_metric_t    *mt;
     ngx_http_cvc_metrics_slot_t    *slot;
 
@@ -613,14 +642,9 @@ ngx_http_cvc_metrics_send(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
                                     "and status class.");
 
     for (i = 0; i <= NGX_HTTP_CVC_MAX_ROUTES; i++) {
-        rt = ngx_http_cvc_route_nth(i);
-
-        if (rt == NULL && i < NGX_HTTP_CVC_MAX_ROUTES) {
+        if (ngx_http_cvc_metrics_labels(i, &method, &route) != NGX_OK) {
             continue;
         }
-
-        method = rt ? ngx_http_cvc_route_method(rt) : "";
-        route = rt ? rt->pattern : "none";
 
         for (c = 0; c < NGX_HTTP_CVC_NCLASSES; c++) {
             if (m->requests[i][c] > 0) {
@@ -638,9 +662,7 @@ ngx_http_cvc_metrics_send(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
                                     "of the API, by route.");
 
     for (i = 0; i <= NGX_HTTP_CVC_MAX_ROUTES; i++) {
-        rt = ngx_http_cvc_route_nth(i);
-
-        if (rt == NULL && i < NGX_HTTP_CVC_MAX_ROUTES) {
+        if (ngx_http_cvc_metrics_labels(i, &method, &route) != NGX_OK) {
             continue;
         }
 
@@ -651,9 +673,6 @@ ngx_http_cvc_metrics_send(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
         if (total == 0) {
             continue;
         }
-
-        method = rt ? ngx_http_cvc_route_method(rt) : "";
-        route = rt ? rt->pattern : "none";
 
         for (cum = 0, b = 0; b <= NGX_HTTP_CVC_NBUCKETS; b++) {
             cum += m->latency[i][b];
