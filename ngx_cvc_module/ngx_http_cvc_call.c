@@ -2,7 +2,7 @@
 /*
  * CVC gateway: calling a SQL function and answering with what it returns.
  * A function returns the JSON of the answer, or fails with SQLSTATE CVnnn
- * (see sql/functions/0001_clock.sql): the HTTP status nnn, the error code
+ * (see sql/functions/0001_common.sql): the HTTP status nnn, the error code
  * as its message, the text as its detail, and extras as JSON in its hint.
  */
 

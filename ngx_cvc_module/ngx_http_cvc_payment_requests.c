@@ -3,7 +3,7 @@
  * CVC gateway: payment requests, merchant side (a session or an API key):
  * create (with Idempotency-Key), read, confirm, cancel, the operations
  * list.  The module checks the shape of what comes in; the SQL functions
- * (sql/functions/0005_payment_requests.sql) the rest, in one transaction.
+ * (sql/functions/0007_payment_requests.sql) the rest, in one transaction.
  */
 
 

@@ -2,7 +2,7 @@
 /*
  * CVC gateway: payouts ("Mes remboursements") and the webhook's
  * deliveries.  The payouts themselves are made by the SQL of validations
- * and paid by a timer (sql/functions/0007_timers.sql).
+ * and paid by a timer (sql/functions/0009_payouts.sql).
  */
 
 

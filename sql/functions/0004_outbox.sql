@@ -1,282 +1,42 @@
--- What happens without a click: the timers' due list, their firing, the
--- outbox's deliveries (e-mails rendered here, in French) and the payouts.
+-- The outbox: e-mails and webhook events are queued here in the
+-- transaction of what they tell, and delivered after its commit by the
+-- module (ngx_http_cvc_outbox.c), which claims a row, sends it and records
+-- the outcome.  E-mails are rendered here, in French.
 
 
-create or replace function cvc.ms(t timestamptz) returns bigint
-language sql immutable as $$
-    select floor(extract(epoch from t) * 1000)::bigint
-$$;
-
-comment on function cvc.ms(timestamptz) is 'Milliseconds since 1970.';
-
-
--- the start of day D, Europe/Paris
-create or replace function cvc.start_of_day(d date) returns timestamptz
-language sql immutable as $$
-    select (d + time '00:00') at time zone 'Europe/Paris'
-$$;
-
-comment on function cvc.start_of_day(date) is
-    '00:00 Europe/Paris on D.';
-
-
-/*
- * The timers due before now + p_horizon, as {"due": [[member, due ms],
- * ...], "clock": the test clock's now in ms, or null}: the module puts them
- * in Redis, where workers claim them.  PostgreSQL is the truth: this
- * rebuilds whatever Redis lost, the test clock's offset included.
- */
-create or replace function cvc.timers_due(p_horizon interval)
-returns jsonb language sql stable as $$
-    with t(member, due) as (
-        select 'pay:' || id, pay_by + interval '1 second'
-        from cvc.payment_requests
-        where status = 'awaiting_payment'
-          and pay_by + interval '1 second' <= cvc.now() + p_horizon
-        union all
-        select 'deadline:' || id, validation_deadline + interval '1 second'
-        from cvc.payment_requests
-        where status = 'to_validate'
-          and validation_deadline + interval '1 second'
-              <= cvc.now() + p_horizon
-        union all
-        select 'remind:' || id, validation_deadline - interval '24 hours'
-        from cvc.payment_requests
-        where status = 'to_validate' and reminder_sent_at is null
-          and validation_deadline - interval '24 hours'
-              <= cvc.now() + p_horizon
-        union all
-        select 'payout:' || id, cvc.start_of_day(scheduled_for)
-        from cvc.payouts
-        where status = 'scheduled'
-          and cvc.start_of_day(scheduled_for) <= cvc.now() + p_horizon
-        union all
-        select 'outbox:' || id, greatest(next_attempt_at,
-                                         coalesce(locked_until,
-                                                  next_attempt_at))
-        from cvc.outbox
-        where sent_at is null
-          and greatest(next_attempt_at, coalesce(locked_until,
-                                                 next_attempt_at))
-              <= cvc.now() + p_horizon
-    )
-    select jsonb_build_object(
-        'clock', (select cvc.ms(cvc.now()) from cvc.test_clock),
-        'due', coalesce(jsonb_agg(jsonb_build_array(member, cvc.ms(due))),
-                        '[]'))
-    from (select * from t order by due limit 5000) x
-$$;
-
-comment on function cvc.timers_due(interval) is
-    'The timers due soon, for Redis''s sorted set.';
-
-
--- fires a timer of a payment request or a payout; a no-op when not due
-create or replace function cvc.fire_timer(p_member text)
-returns jsonb language plpgsql as $$
-declare
-    v_kind text := split_part(p_member, ':', 1);
-    v_id text := split_part(p_member, ':', 2);
-begin
-    return case v_kind
-        when 'pay' then cvc.pr_expire_payment(v_id)
-        when 'deadline' then cvc.pr_deadline(v_id)
-        when 'remind' then cvc.pr_remind(v_id)
-        when 'payout' then cvc.payout_pay(v_id::bigint)
-    end;
-end
-$$;
-
-comment on function cvc.fire_timer(text) is
-    'Timer: the transition a timer stands for, if it is still due.';
-
-
--- payouts
-
-create or replace function cvc.payout_add(p cvc.payment_requests)
-returns void language plpgsql as $$
-declare
-    v_day date := cvc.paris_date(p.validated_at);
-    v_id bigint;
-begin
-    insert into cvc.payouts (point_of_sale_id, business_date, scheduled_for,
-                             amount, count)
-    values (p.point_of_sale_id, v_day, cvc.add_business_days(v_day, 5),
-            p.amount_received, 1)
-    on conflict (point_of_sale_id, business_date) do update
-        set amount = cvc.payouts.amount + excluded.amount,
-            count = cvc.payouts.count + 1
-    returning id into v_id;
-
-    update cvc.payment_requests set payout_id = v_id where id = p.id;
-end
-$$;
-
-comment on function cvc.payout_add(cvc.payment_requests) is
-    'A validated request joins the payout of its point of sale and day.';
-
-
-create or replace function cvc.payout_json(o cvc.payouts) returns jsonb
-language sql stable as $$
-    select jsonb_build_object(
-        'id', o.id::text, 'point_of_sale', o.point_of_sale_id,
-        'business_date', to_char(o.business_date, 'YYYY-MM-DD'),
-        'amount', o.amount, 'count', o.count,
-        'scheduled_for', to_char(o.scheduled_for, 'YYYY-MM-DD'),
-        'status', o.status, 'paid_at', cvc.time_json(o.paid_at))
-$$;
-
-comment on function cvc.payout_json(cvc.payouts) is
-    'A payout as the API shows it.';
-
-
--- timer: the day has come; the money moves from pending to paid
-create or replace function cvc.payout_pay(p_id bigint)
-returns jsonb language plpgsql as $$
-declare
-    o cvc.payouts;
-begin
-    select * into o from cvc.payouts where id = p_id for update;
-
-    if o.status is distinct from 'scheduled'
-       or cvc.now() < cvc.start_of_day(o.scheduled_for)
-    then
-        return null;
-    end if;
-
-    if o.amount > 0 then
-        perform cvc.ledger_move('payout', 'merchant_pending:'
-                                || o.point_of_sale_id,
-                                'merchant_paid:' || o.point_of_sale_id,
-                                o.amount, null, o.id);
-    end if;
-
-    update cvc.payouts set status = 'paid', paid_at = cvc.now()
-    where id = o.id returning * into o;
-
+create or replace function cvc.email(p_recipient text, p_template text,
+                                     p_payload jsonb)
+returns void language sql as $$
     insert into cvc.outbox (kind, recipient, template, payload, created_at,
-                            next_attempt_at, point_of_sale_id)
-    select 'webhook', pos.webhook_url, 'payout.paid',
+                            next_attempt_at)
+    values ('email', p_recipient, p_template, p_payload, cvc.now(), cvc.now())
+$$;
+
+comment on function cvc.email(text, text, jsonb) is
+    'Queues an e-mail in the outbox.';
+
+
+-- a webhook event for a point of sale that has a webhook; p_pr, the
+-- request it tells of, keeps a request's events in order (outbox_claim)
+create or replace function cvc.webhook_event(p_pos text, p_type text,
+    p_data jsonb, p_pr text default null)
+returns void language sql as $$
+    insert into cvc.outbox (kind, recipient, template, payload, created_at,
+                            next_attempt_at, point_of_sale_id,
+                            payment_request_id)
+    select 'webhook', pos.webhook_url, p_type,
            jsonb_build_object(
                'id', 'evt_' || replace(gen_random_uuid()::text, '-', ''),
-               'type', 'payout.paid', 'created_at', cvc.time_json(cvc.now()),
-               'data', cvc.payout_json(o)),
-           cvc.now(), cvc.now(), pos.id
+               'type', p_type, 'created_at', cvc.time_json(cvc.now()),
+               'data', p_data),
+           cvc.now(), cvc.now(), pos.id, p_pr
     from cvc.points_of_sale pos
-    where pos.id = o.point_of_sale_id and pos.webhook_url is not null;
-
-    return cvc.payout_json(o);
-end
+    where pos.id = p_pos and pos.webhook_url is not null
 $$;
 
-comment on function cvc.payout_pay(bigint) is
-    'Timer: a payout is paid on its day (payout.paid webhook).';
-
-
-create or replace function cvc.payouts_list(p_kind text, p_id text,
-    p_filters jsonb)
-returns jsonb language plpgsql stable as $$
-begin
-    if p_filters->>'point_of_sale' is not null
-       and not cvc.can_reach(p_kind, p_id, p_filters->>'point_of_sale')
-    then
-        perform cvc.fail(404, 'not_found', 'No such point of sale.');
-    end if;
-
-    return jsonb_build_object('data', coalesce((
-        select jsonb_agg(cvc.payout_json(o)
-                         order by o.business_date desc, o.id desc)
-        from cvc.payouts o
-        where o.point_of_sale_id in (select cvc.scope_pos(p_kind, p_id))
-          and (p_filters->>'point_of_sale' is null
-               or o.point_of_sale_id = p_filters->>'point_of_sale')
-          and (p_filters->>'from' is null
-               or o.business_date >= (p_filters->>'from')::date)
-          and (p_filters->>'to' is null
-               or o.business_date <= (p_filters->>'to')::date)), '[]'),
-        'next_cursor', null);
-end
-$$;
-
-comment on function cvc.payouts_list(text, text, jsonb) is
-    'GET /api/v1/payouts: newest business day first.';
-
-
-create or replace function cvc.payout_get(p_kind text, p_id text,
-                                          p_payout text)
-returns jsonb language plpgsql stable as $$
-declare
-    o cvc.payouts;
-begin
-    select * into o from cvc.payouts
-    where p_payout ~ '^[0-9]{1,18}$' and id = p_payout::bigint;
-
-    if o.id is null or not cvc.can_reach(p_kind, p_id, o.point_of_sale_id)
-    then
-        perform cvc.fail(404, 'not_found', 'No such payout.');
-    end if;
-
-    return cvc.payout_json(o) || jsonb_build_object('payment_requests',
-        coalesce((select jsonb_agg(cvc.pr_json(p)
-                                   order by p.validated_at, p.id)
-                  from cvc.payment_requests p where p.payout_id = o.id),
-                 '[]'));
-end
-$$;
-
-comment on function cvc.payout_get(text, text, text) is
-    'GET /api/v1/payouts/{id}: the payout and its requests.';
-
-
--- the reconciliation file: one line per request, then the total
-create or replace function cvc.payout_export(p_kind text, p_id text,
-                                             p_payout text)
-returns table (validated text, basket_number text, type text,
-               amount_received bigint, customer text, label text,
-               id text)
-language plpgsql stable as $$
-declare
-    v jsonb := cvc.payout_get(p_kind, p_id, p_payout);
-begin
-    return query
-        select cvc.time_fr(p.validated_at), p.basket_number,
-               cvc.type_fr(cvc.pr_type(p)), p.amount_received, p.customer,
-               p.label, p.id
-        from cvc.payment_requests p
-        where p.payout_id = (v->>'id')::bigint
-        order by p.validated_at, p.id;
-
-    return query
-        select 'Total', null::text, null::text, (v->>'amount')::bigint,
-               null::text, (v->>'count') || ' paiement(s)',
-               'Remboursement du ' || to_char((v->>'scheduled_for')::date,
-                                              'DD/MM/YYYY');
-end
-$$;
-
-comment on function cvc.payout_export(text, text, text) is
-    'GET /api/v1/payouts/{id}/export: the reconciliation.';
-
-
--- e-mails, in French
-
-create or replace function cvc.date_fr(t timestamptz) returns text
-language sql immutable as $$
-    select to_char(t at time zone 'Europe/Paris',
-                   'DD/MM/YYYY "à" HH24"h"MI')
-$$;
-
-comment on function cvc.date_fr(timestamptz) is
-    'A time as 26/06/2020 à 23h59, Europe/Paris.';
-
-
-create or replace function cvc.html_escape(s text) returns text
-language sql immutable as $$
-    select replace(replace(replace(s, '&', '&amp;'), '<', '&lt;'), '>',
-                   '&gt;')
-$$;
-
-comment on function cvc.html_escape(text) is 'Text made safe for HTML.';
+comment on function cvc.webhook_event(text, text, jsonb, text) is
+    'Queues a webhook event {id, type, created_at, data} for a point of '
+    'sale, when it has a webhook.';
 
 
 create or replace function cvc.render_email(p_template text, p jsonb)

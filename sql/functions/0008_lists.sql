@@ -314,44 +314,6 @@ comment on function cvc.customer_notifications_list(text, text, int) is
     'GET /api/v1/customer/notifications: newest first.';
 
 
-create or replace function cvc.status_fr(s cvc.pr_status) returns text
-language sql immutable as $$
-    select case s
-        when 'awaiting_payment' then 'En attente de paiement client'
-        when 'to_validate' then 'A valider'
-        when 'validated' then 'Validé'
-        when 'cancelled' then 'Annulé'
-        when 'expired' then 'Expiré'
-        when 'refused' then 'Refusé'
-    end
-$$;
-
-comment on function cvc.status_fr(cvc.pr_status) is
-    'A status as the merchant''s space names it.';
-
-
-create or replace function cvc.type_fr(t text) returns text
-language sql immutable as $$
-    select case t
-        when 'immediate_payment' then 'Paiement immédiat'
-        when 'deferred_payment' then 'Paiement différé'
-        when 'pre_reservation' then 'Pré-réservation'
-    end
-$$;
-
-comment on function cvc.type_fr(text) is
-    'A type of payment as the merchant''s space names it.';
-
-
-create or replace function cvc.time_fr(t timestamptz) returns text
-language sql immutable as $$
-    select to_char(t at time zone 'Europe/Paris', 'DD/MM/YYYY HH24"h"MI')
-$$;
-
-comment on function cvc.time_fr(timestamptz) is
-    'A time as 24/06/2020 11h33, Europe/Paris.';
-
-
 /*
  * The export of the operations list: the whole filtered table, one row a
  * request, in the merchant's words.  Amounts stay cents: the module writes

@@ -111,18 +111,6 @@ comment on function cvc.account_name(text, text) is
     'The name to greet an account with.';
 
 
-create or replace function cvc.email(p_recipient text, p_template text,
-                                     p_payload jsonb)
-returns void language sql as $$
-    insert into cvc.outbox (kind, recipient, template, payload, created_at,
-                            next_attempt_at)
-    values ('email', p_recipient, p_template, p_payload, cvc.now(), cvc.now())
-$$;
-
-comment on function cvc.email(text, text, jsonb) is
-    'Queues an e-mail in the outbox.';
-
-
 -- The 3-strike rule, for passwords and payment codes alike: the module
 -- counts each try in Redis before it checks it (a try is wrong until it
 -- is proven right, so parallel tries can't pass the 3rd), and the
@@ -594,3 +582,46 @@ $$;
 
 comment on function cvc.payment_code_set(text, text, text, text) is
     'PUT /api/v1/customer/payment-code: a new code, unlocked.';
+
+
+-- the payment code's hash and state, for the module to check
+create or replace function cvc.payment_code_state(p_customer text)
+returns jsonb language sql stable as $$
+    select jsonb_build_object('hash', payment_code_hash,
+                              'locked', payment_code_locked_at is not null)
+    from cvc.beneficiaries where id = p_customer
+$$;
+
+comment on function cvc.payment_code_state(text) is
+    'The payment code hash of a customer and whether it is locked.';
+
+
+-- a wrong code, the failures'th in a row (cvc.strikes_left): the 3rd
+-- locks the code; {locked, attempts_left}
+create or replace function cvc.payment_code_failed(p_customer text,
+    p_failures int, p_client_ip text, p_request_id text)
+returns jsonb language plpgsql as $$
+begin
+    perform cvc.audit('payment_code_failed', 'customer:' || p_customer,
+                      p_client_ip, p_request_id,
+                      jsonb_build_object('failures', p_failures));
+
+    -- the 3rd locks, even where a 2nd, checked at the same time, has not
+    -- been recorded yet
+    if cvc.strikes_left(p_failures) = 0 then
+        update cvc.beneficiaries set payment_code_locked_at = cvc.now()
+        where id = p_customer and payment_code_locked_at is null;
+
+        if found then
+            perform cvc.audit('payment_code_locked',
+                              'customer:' || p_customer, p_client_ip,
+                              p_request_id);
+        end if;
+    end if;
+
+    return jsonb_build_object('attempts_left', cvc.strikes_left(p_failures));
+end
+$$;
+
+comment on function cvc.payment_code_failed(text, int, text, text) is
+    'Records a wrong payment code; the 3rd in a row locks the code.';

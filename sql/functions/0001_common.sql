@@ -1,3 +1,8 @@
+-- What every function uses: the one notion of "now" (and the test clock
+-- that sets it), errors for the API, the audit log, Idempotency-Keys and
+-- times in JSON.
+
+
 -- The one notion of "now" for every SQL function.
 
 create or replace function cvc.now() returns timestamptz
@@ -119,6 +124,14 @@ $$;
 
 comment on function cvc.time_json(timestamptz) is
     'A time stamp as the API writes it: RFC 3339, UTC, to the second.';
+
+
+create or replace function cvc.ms(t timestamptz) returns bigint
+language sql immutable as $$
+    select floor(extract(epoch from t) * 1000)::bigint
+$$;
+
+comment on function cvc.ms(timestamptz) is 'Milliseconds since 1970.';
 
 
 create or replace function cvc.clock_set(p_now timestamptz,

@@ -77,6 +77,16 @@ comment on function cvc.end_of_day(date) is
     'The end of day D: 23:59:59 Europe/Paris.';
 
 
+-- the start of day D, Europe/Paris
+create or replace function cvc.start_of_day(d date) returns timestamptz
+language sql immutable as $$
+    select (d + time '00:00') at time zone 'Europe/Paris'
+$$;
+
+comment on function cvc.start_of_day(date) is
+    '00:00 Europe/Paris on D.';
+
+
 create or replace function cvc.paris_date(t timestamptz) returns date
 language sql immutable as $$
     select (t at time zone 'Europe/Paris')::date

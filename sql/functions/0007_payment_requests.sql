@@ -4,6 +4,103 @@
 -- notification, and returns the JSON the API answers with.
 
 
+/*
+ * The transitions.  A request is created awaiting_payment; an action moves
+ * it only from the status and while the time the table says; validated,
+ * cancelled, expired and refused are final.  cvc.pr_may() is this table,
+ * and every transition asks it first.
+ *
+ *   action    from              while                        to
+ *   pay       awaiting_payment  now <= pay_by                to_validate if
+ *                                                            it has a
+ *                                                            validation
+ *                                                            delay, else
+ *                                                            validated
+ *   refuse    awaiting_payment  now <= pay_by                refused
+ *   cancel    awaiting_payment  now <= pay_by                cancelled
+ *   cancel    to_validate       now <= validation_deadline   cancelled, the
+ *                                                            customer
+ *                                                            re-credited
+ *   confirm   to_validate       now <= validation_deadline   validated
+ *   expire    awaiting_payment  now > pay_by                 expired
+ *   deadline  to_validate       now > validation_deadline    validated or
+ *                                                            expired (its
+ *                                                            on_validation_
+ *                                                            expiry)
+ *   remind    to_validate       in the last 24 hours before  to_validate,
+ *                               the deadline, once           merchant told
+ *
+ * pay, refuse, cancel and confirm are the API's; expire, deadline and
+ * remind its timers' (0010_timers.sql), which fire late or twice without
+ * harm: the table is read again under the row lock.
+ */
+create or replace function cvc.pr_awaiting_payment(p cvc.payment_requests)
+returns boolean language sql stable as $$
+    select p.status = 'awaiting_payment' and cvc.now() <= p.pay_by
+$$;
+
+comment on function cvc.pr_awaiting_payment(cvc.payment_requests) is
+    'The request can be paid, refused or cancelled: awaiting payment, '
+    'before pay_by.';
+
+
+create or replace function cvc.pr_validating(p cvc.payment_requests)
+returns boolean language sql stable as $$
+    select p.status = 'to_validate' and cvc.now() <= p.validation_deadline
+$$;
+
+comment on function cvc.pr_validating(cvc.payment_requests) is
+    'The pre-reservation can be confirmed or cancelled: to validate, '
+    'before its validation deadline.';
+
+
+create or replace function cvc.pr_may(p cvc.payment_requests,
+                                      p_action text)
+returns boolean language sql stable as $$
+    select coalesce(case p_action
+        when 'pay' then cvc.pr_awaiting_payment(p)
+        when 'refuse' then cvc.pr_awaiting_payment(p)
+        when 'cancel' then cvc.pr_awaiting_payment(p)
+                           or cvc.pr_validating(p)
+        when 'confirm' then cvc.pr_validating(p)
+        when 'expire' then p.status = 'awaiting_payment'
+                           and not cvc.pr_awaiting_payment(p)
+        when 'deadline' then p.status = 'to_validate'
+                             and not cvc.pr_validating(p)
+        when 'remind' then cvc.pr_validating(p)
+                           and p.reminder_sent_at is null
+                           and cvc.now() >= p.validation_deadline
+                                            - interval '24 hours'
+    end, false)
+$$;
+
+comment on function cvc.pr_may(cvc.payment_requests, text) is
+    'The transition table: may this action move the request now?';
+
+
+-- an action of the API the table refuses: 409 invalid_state
+create or replace function cvc.pr_must(p cvc.payment_requests,
+                                       p_action text)
+returns void language plpgsql as $$
+begin
+    if not cvc.pr_may(p, p_action) then
+        perform cvc.fail(409, 'invalid_state',
+                         format('This payment request is %s: it can''t be '
+                                '%s.', p.status, case p_action
+                                    when 'pay' then 'paid'
+                                    when 'refuse' then 'refused'
+                                    when 'cancel' then 'cancelled'
+                                    when 'confirm' then 'confirmed' end),
+                         jsonb_build_object('status', p.status));
+    end if;
+end
+$$;
+
+comment on function cvc.pr_must(cvc.payment_requests, text) is
+    'Fails with 409 invalid_state unless the table lets the action move '
+    'the request now.';
+
+
 create or replace function cvc.pr_type(p cvc.payment_requests) returns text
 language sql immutable as $$
     select case
@@ -53,15 +150,6 @@ $$;
 
 comment on function cvc.pr_json(cvc.payment_requests) is
     'A payment request as the API shows it.';
-
-
-create or replace function cvc.money_fr(cents bigint) returns text
-language sql immutable as $$
-    select replace(to_char(cents / 100.0, 'FM999999990.00'), '.', ',')
-           || ' €'
-$$;
-
-comment on function cvc.money_fr(bigint) is 'Cents as 40,00 €.';
 
 
 -- The caller of the API function that runs, for the audit log of the
@@ -117,17 +205,7 @@ comment on function cvc.pr_message(cvc.payment_requests) is
 create or replace function cvc.pr_webhook(p cvc.payment_requests,
                                           p_type text)
 returns void language sql as $$
-    insert into cvc.outbox (kind, recipient, template, payload, created_at,
-                            next_attempt_at, point_of_sale_id,
-                            payment_request_id)
-    select 'webhook', pos.webhook_url, p_type,
-           jsonb_build_object(
-               'id', 'evt_' || replace(gen_random_uuid()::text, '-', ''),
-               'type', p_type, 'created_at', cvc.time_json(cvc.now()),
-               'data', cvc.pr_json(p)),
-           cvc.now(), cvc.now(), pos.id, p.id
-    from cvc.points_of_sale pos
-    where pos.id = p.point_of_sale_id and pos.webhook_url is not null
+    select cvc.webhook_event(p.point_of_sale_id, p_type, cvc.pr_json(p), p.id)
 $$;
 
 comment on function cvc.pr_webhook(cvc.payment_requests, text) is
@@ -366,21 +444,6 @@ comment on function cvc.pr_lock(text, text, text) is
     'Locks a payment request the caller may act on (404 otherwise).';
 
 
-create or replace function cvc.pr_invalid_state(p cvc.payment_requests,
-                                                p_what text)
-returns void language plpgsql as $$
-begin
-    perform cvc.fail(409, 'invalid_state',
-                     format('This payment request is %s: it can''t be %s.',
-                            p.status, p_what),
-                     jsonb_build_object('status', p.status));
-end
-$$;
-
-comment on function cvc.pr_invalid_state(cvc.payment_requests, text) is
-    'Fails with 409 invalid_state.';
-
-
 create or replace function cvc.pr_get(p_kind text, p_id text, p_pr text)
 returns jsonb language plpgsql as $$
 declare
@@ -488,9 +551,7 @@ declare
     p cvc.payment_requests := cvc.pr_lock(p_kind, p_id, p_pr);
 begin
     perform cvc.pr_caller(p_client_ip, p_request_id);
-    if p.status <> 'to_validate' or cvc.now() > p.validation_deadline then
-        perform cvc.pr_invalid_state(p, 'confirmed');
-    end if;
+    perform cvc.pr_must(p, 'confirm');
 
     p := cvc.pr_validate(p, p_kind || ':' || p_id, 'confirmed');
     return cvc.pr_json(p);
@@ -508,13 +569,11 @@ declare
     p cvc.payment_requests := cvc.pr_lock(p_kind, p_id, p_pr);
 begin
     perform cvc.pr_caller(p_client_ip, p_request_id);
-    if p.status = 'to_validate' and cvc.now() <= p.validation_deadline then
+    perform cvc.pr_must(p, 'cancel');
+
+    if p.status = 'to_validate' then
         p := cvc.pr_release(p, 'cancelled', p_kind || ':' || p_id);
         return cvc.pr_json(p);
-    end if;
-
-    if p.status <> 'awaiting_payment' or cvc.now() > p.pay_by then
-        perform cvc.pr_invalid_state(p, 'cancelled');
     end if;
 
     update cvc.payment_requests
@@ -534,49 +593,6 @@ $$;
 
 comment on function cvc.pr_cancel(text, text, text, text, text) is
     'POST /api/v1/payment-requests/{id}/cancel.';
-
-
--- the payment code's hash and state, for the module to check
-create or replace function cvc.payment_code_state(p_customer text)
-returns jsonb language sql stable as $$
-    select jsonb_build_object('hash', payment_code_hash,
-                              'locked', payment_code_locked_at is not null)
-    from cvc.beneficiaries where id = p_customer
-$$;
-
-comment on function cvc.payment_code_state(text) is
-    'The payment code hash of a customer and whether it is locked.';
-
-
--- a wrong code, the failures'th in a row (cvc.strikes_left): the 3rd
--- locks the code; {locked, attempts_left}
-create or replace function cvc.payment_code_failed(p_customer text,
-    p_failures int, p_client_ip text, p_request_id text)
-returns jsonb language plpgsql as $$
-begin
-    perform cvc.audit('payment_code_failed', 'customer:' || p_customer,
-                      p_client_ip, p_request_id,
-                      jsonb_build_object('failures', p_failures));
-
-    -- the 3rd locks, even where a 2nd, checked at the same time, has not
-    -- been recorded yet
-    if cvc.strikes_left(p_failures) = 0 then
-        update cvc.beneficiaries set payment_code_locked_at = cvc.now()
-        where id = p_customer and payment_code_locked_at is null;
-
-        if found then
-            perform cvc.audit('payment_code_locked',
-                              'customer:' || p_customer, p_client_ip,
-                              p_request_id);
-        end if;
-    end if;
-
-    return jsonb_build_object('attempts_left', cvc.strikes_left(p_failures));
-end
-$$;
-
-comment on function cvc.payment_code_failed(text, int, text, text) is
-    'Records a wrong payment code; the 3rd in a row locks the code.';
 
 
 -- p_code_hash: the code's keyed hash, where it was checked against an
@@ -609,9 +625,7 @@ begin
         where id = p_customer;
     end if;
 
-    if p.status <> 'awaiting_payment' or cvc.now() > p.pay_by then
-        perform cvc.pr_invalid_state(p, 'paid');
-    end if;
+    perform cvc.pr_must(p, 'pay');
 
     if v_amount > p.amount or (v_amount < p.amount and not p.allow_partial)
     then
@@ -678,9 +692,7 @@ declare
     p cvc.payment_requests := cvc.pr_lock('customer', p_customer, p_pr);
 begin
     perform cvc.pr_caller(p_client_ip, p_request_id);
-    if p.status <> 'awaiting_payment' or cvc.now() > p.pay_by then
-        perform cvc.pr_invalid_state(p, 'refused');
-    end if;
+    perform cvc.pr_must(p, 'refuse');
 
     update cvc.payment_requests
     set status = 'refused', refused_at = cvc.now(),
@@ -698,9 +710,6 @@ comment on function cvc.pr_refuse(text, text, text, text) is
     'POST /api/v1/customer/payment-requests/{id}/refuse.';
 
 
--- the timers' transitions: each re-checks state and time, so a late or
--- repeated firing changes nothing
-
 create or replace function cvc.pr_expire_payment(p_pr text)
 returns jsonb language plpgsql as $$
 declare
@@ -708,8 +717,7 @@ declare
 begin
     select * into p from cvc.payment_requests where id = p_pr for update;
 
-    if p.status is distinct from 'awaiting_payment' or cvc.now() <= p.pay_by
-    then
+    if not cvc.pr_may(p, 'expire') then
         return null;
     end if;
 
@@ -740,9 +748,7 @@ declare
 begin
     select * into p from cvc.payment_requests where id = p_pr for update;
 
-    if p.status is distinct from 'to_validate'
-       or cvc.now() <= p.validation_deadline
-    then
+    if not cvc.pr_may(p, 'deadline') then
         return null;
     end if;
 
@@ -767,10 +773,7 @@ declare
 begin
     select * into p from cvc.payment_requests where id = p_pr for update;
 
-    if p.status is distinct from 'to_validate' or p.reminder_sent_at is not null
-       or cvc.now() < p.validation_deadline - interval '24 hours'
-       or cvc.now() > p.validation_deadline
-    then
+    if not cvc.pr_may(p, 'remind') then
         return null;
     end if;
 
