@@ -19,23 +19,6 @@
 #include <openssl/crypto.h>
 
 
-/* KEYS: clock, session; ARGV: idle, max */
-static const char  ngx_http_cvc_lua_session_touch[] =
-    NGX_HTTP_CVC_LUA_NOW
-    "local s = redis.call('HMGET', KEYS[2], 'kind', 'id', 'convention', "
-    "'csrf', 'created', 'seen') "
-    "if not s[1] then return nil end "
-    "local t = now() "
-    "local idle, max = tonumber(ARGV[1]), tonumber(ARGV[2]) "
-    "local created, seen = tonumber(s[5]), tonumber(s[6]) "
-    "if t > seen + idle or t > created + max then "
-    "redis.call('DEL', KEYS[2]) return nil end "
-    "redis.call('HSET', KEYS[2], 'seen', t) "
-    "redis.call('PEXPIRE', KEYS[2], ARGV[1]) "
-    "return {s[1], s[2], s[3], s[4], "
-    "string.format('%d', math.min(t + idle, created + max))}";
-
-
 static ngx_int_t ngx_http_cvc_api_key_found(ngx_http_request_t *r,
     ngx_http_cvc_ctx_t *ctx, json_t *result);
 static ngx_int_t ngx_http_cvc_session_found(ngx_http_request_t *r,
@@ -57,8 +40,8 @@ static ngx_int_t ngx_http_cvc_session_cookie(ngx_http_request_t *r,
 ngx_int_t
 ngx_http_cvc_authenticate(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx)
 {
-    u_char                    *p;
-    ngx_str_t                  token, hash, key;
+    u_char                     idle[NGX_INT_T_LEN], max[NGX_INT_T_LEN];
+    ngx_str_t                  token, hash, args[4];
     ngx_uint_t                 callers;
     ngx_http_cvc_main_conf_t  *mcf;
 
@@ -102,34 +85,24 @@ ngx_http_cvc_authenticate(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx)
                                     1, &hash, ngx_http_cvc_api_key_found);
     }
 
-    p = ngx_pnalloc(r->pool, sizeof("cvc:session:") - 1 + hash.len);
-    if (p == NULL) {
+    if (ngx_http_cvc_key(r, &ctx->principal.session, NGX_HTTP_CVC_KEY_SESSION,
+                         &hash, NULL)
+        == NULL)
+    {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    key.data = p;
-    key.len = ngx_cpymem(p, "cvc:session:", sizeof("cvc:session:") - 1)
-              - p;
-    key.len += ngx_cpymem(p + key.len, hash.data, hash.len) - (p + key.len);
-
-    ctx->principal.session = key;
-
     mcf = ngx_http_get_module_main_conf(r, ngx_http_cvc_module);
 
-    {
-        ngx_str_t  args[4];
-        u_char     idle[NGX_INT_T_LEN], max[NGX_INT_T_LEN];
+    args[0] = ngx_http_cvc_clock_key;
+    args[1] = ctx->principal.session;
+    args[2].data = idle;
+    args[2].len = ngx_sprintf(idle, "%M", mcf->session_idle) - idle;
+    args[3].data = max;
+    args[3].len = ngx_sprintf(max, "%M", mcf->session_max) - max;
 
-        args[0] = ngx_http_cvc_clock_key;
-        args[1] = key;
-        args[2].data = idle;
-        args[2].len = ngx_sprintf(idle, "%M", mcf->session_idle) - idle;
-        args[3].data = max;
-        args[3].len = ngx_sprintf(max, "%M", mcf->session_max) - max;
-
-        return ngx_http_cvc_eval(r, ctx, ngx_http_cvc_lua_session_touch, 2,
-                                 args, 4, ngx_http_cvc_session_found);
-    }
+    return ngx_http_cvc_eval(r, ctx, ngx_http_cvc_lua_session_touch, 2, args,
+                             4, ngx_http_cvc_session_found);
 }
 
 

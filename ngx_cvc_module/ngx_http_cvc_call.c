@@ -10,10 +10,6 @@
 #include "ngx_http_cvc_module.h"
 
 
-/* the key of the test clock's offset, that every Lua "now" reads */
-ngx_str_t  ngx_http_cvc_clock_key = ngx_string("cvc:clock");
-
-
 static void ngx_http_cvc_call_done(void *data, ngx_int_t rc, PGresult *res);
 
 
@@ -351,35 +347,23 @@ ngx_http_cvc_hash_step_done(void *data, ngx_int_t rc, ngx_str_t *hash)
 }
 
 
-/* EVAL script nkeys args... */
+/* EVAL script nkeys args...; next() as ngx_http_cvc_redis_step()'s */
 
 ngx_int_t
 ngx_http_cvc_eval(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
     const char *script, ngx_uint_t nkeys, ngx_str_t *args, ngx_uint_t nargs,
     ngx_http_cvc_redis_next_pt next)
 {
-    u_char       n[NGX_INT_T_LEN];
-    size_t       argvlen[16];
-    ngx_uint_t   i;
-    const char  *argv[16];
+    ctx->redis_next = next;
 
-    if (nargs + 3 > 16) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    if (ngx_http_cvc_redis_eval(&ctx->redis_cmd, script, nkeys, args, nargs,
+                                ngx_http_cvc_redis_step_done, r)
+        == NGX_AGAIN)
+    {
+        return NGX_DONE;
     }
 
-    argv[0] = "EVAL";
-    argvlen[0] = 4;
-    argv[1] = script;
-    argvlen[1] = ngx_strlen(script);
-    argv[2] = (char *) n;
-    argvlen[2] = ngx_sprintf(n, "%ui", nkeys) - n;
-
-    for (i = 0; i < nargs; i++) {
-        argv[3 + i] = (char *) args[i].data;
-        argvlen[3 + i] = args[i].len;
-    }
-
-    return ngx_http_cvc_redis_step(r, ctx, 3 + nargs, argv, argvlen, next);
+    return ngx_http_cvc_send_unavailable(r, "Redis");
 }
 
 

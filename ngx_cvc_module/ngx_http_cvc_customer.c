@@ -186,7 +186,7 @@ ngx_http_cvc_customer_pay(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx)
         pay->amount.len = ngx_sprintf(p, "%L", (int64_t) amount) - p;
     }
 
-    if (ngx_http_cvc_key(r, &pay->strike.key, "cvc:strikes:payment_code:",
+    if (ngx_http_cvc_key(r, &pay->strike.key, NGX_HTTP_CVC_KEY_CODE_STRIKES,
                          &ctx->principal.id, NULL) == NULL)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;

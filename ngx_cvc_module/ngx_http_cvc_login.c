@@ -10,31 +10,6 @@
 #include "ngx_http_cvc_module.h"
 
 
-
-/* KEYS: clock, session, account's sessions, account's strikes;
- * ARGV: kind, id, convention, csrf, idle, max.  None for an account that
- * 3 wrong passwords locked since its password was checked. */
-static const char  ngx_http_cvc_lua_session_create[] =
-    NGX_HTTP_CVC_LUA_NOW
-    "if tonumber(redis.call('GET', KEYS[4]) or '0') >= "
-    NGX_HTTP_CVC_STRIKES_STR " then return nil end "
-    "local t = now() "
-    "redis.call('HSET', KEYS[2], 'kind', ARGV[1], 'id', ARGV[2], "
-    "'convention', ARGV[3], 'csrf', ARGV[4], 'created', t, 'seen', t) "
-    "redis.call('PEXPIRE', KEYS[2], ARGV[5]) "
-    "redis.call('SADD', KEYS[3], KEYS[2]) "
-    "redis.call('PEXPIRE', KEYS[3], ARGV[6]) "
-    "return t + math.min(tonumber(ARGV[5]), tonumber(ARGV[6]))";
-
-
-/* KEYS: account's sessions, and keys to delete with them (its strikes) */
-const char  ngx_http_cvc_lua_end_sessions[] =
-    "local m = redis.call('SMEMBERS', KEYS[1]) "
-    "for _, k in ipairs(m) do redis.call('DEL', k) end "
-    "redis.call('DEL', unpack(KEYS)) "
-    "return #m";
-
-
 static ngx_int_t ngx_http_cvc_login(ngx_http_request_t *r,
     ngx_http_cvc_ctx_t *ctx, const char *realm);
 static ngx_int_t ngx_http_cvc_login_found(ngx_http_request_t *r,
@@ -193,7 +168,7 @@ ngx_http_cvc_login_check(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
                != NGX_OK
             || ngx_http_cvc_json_member(r->pool, result, "hash", &lg->hash)
                != NGX_OK
-            || ngx_http_cvc_key(r, &st->key, "cvc:strikes:", &lg->kind,
+            || ngx_http_cvc_key(r, &st->key, NGX_HTTP_CVC_KEY_STRIKES, &lg->kind,
                                 &lg->id)
                == NULL
             || ngx_http_cvc_key(r, &st->account, "", &lg->kind, &lg->id)
@@ -221,7 +196,7 @@ ngx_http_cvc_lock_sessions(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx)
     ngx_str_t              key;
     ngx_http_cvc_login_t  *lg = ctx->data;
 
-    if (ngx_http_cvc_key(r, &key, "cvc:sessions:", &lg->kind, &lg->id)
+    if (ngx_http_cvc_key(r, &key, NGX_HTTP_CVC_KEY_SESSIONS, &lg->kind, &lg->id)
         == NULL)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -373,8 +348,8 @@ ngx_http_cvc_login_recorded(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
 
     args[0] = ngx_http_cvc_clock_key;
 
-    if (ngx_http_cvc_key(r, &args[1], "cvc:session:", &hash, NULL) == NULL
-        || ngx_http_cvc_key(r, &args[2], "cvc:sessions:", &lg->kind, &lg->id)
+    if (ngx_http_cvc_key(r, &args[1], NGX_HTTP_CVC_KEY_SESSION, &hash, NULL) == NULL
+        || ngx_http_cvc_key(r, &args[2], NGX_HTTP_CVC_KEY_SESSIONS, &lg->kind, &lg->id)
            == NULL)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;

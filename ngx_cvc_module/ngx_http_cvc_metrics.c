@@ -135,17 +135,6 @@ static ngx_http_cvc_metrics_slot_t  *ngx_http_cvc_metrics_slot;
 static ngx_event_t                   ngx_http_cvc_metrics_timer;
 
 
-/* KEYS: clock, timers: how many are due, and since when the oldest */
-static const char  ngx_http_cvc_lua_timers_due[] =
-    NGX_HTTP_CVC_LUA_NOW
-    "local t = now() "
-    "local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES') "
-    "local late = 0 "
-    "if first[2] and tonumber(first[2]) < t then "
-    "late = t - tonumber(first[2]) end "
-    "return {redis.call('ZCOUNT', KEYS[2], '-inf', t), late}";
-
-
 /* at configuration, where the module is on: the zone */
 
 ngx_int_t
@@ -455,15 +444,13 @@ ngx_http_cvc_backends_redis_send(ngx_http_request_t *r,
 {
     ngx_http_cvc_backends_t  *rd = ctx->data;
 
-    static const char  *argv[] = { "EVAL", ngx_http_cvc_lua_timers_due, "2",
-                                   "cvc:clock", "cvc:timers" };
-    static const size_t  argvlen[] = {
-        4, sizeof(ngx_http_cvc_lua_timers_due) - 1, 1,
-        sizeof("cvc:clock") - 1, sizeof("cvc:timers") - 1
-    };
+    ngx_str_t  args[2];
 
-    if (ngx_http_cvc_redis_command(&ctx->redis_cmd, 5, argv, argvlen,
-                                   ngx_http_cvc_backends_redis, r)
+    args[0] = ngx_http_cvc_clock_key;
+    args[1] = ngx_http_cvc_timers_key;
+
+    if (ngx_http_cvc_redis_eval(&ctx->redis_cmd, ngx_http_cvc_lua_timers_due,
+                                2, args, 2, ngx_http_cvc_backends_redis, r)
         == NGX_AGAIN)
     {
         return NGX_DONE;

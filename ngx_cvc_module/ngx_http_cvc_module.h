@@ -181,12 +181,20 @@ typedef struct {
 #define NGX_HTTP_CVC_TRYING_LIFE        "60000"
 
 
-/* "now" in a Lua script, in ms on the test clock (KEYS[1]: cvc:clock) */
-#define NGX_HTTP_CVC_LUA_NOW                                                 \
-    "local function now() "                                                  \
-    "local t = redis.call('TIME') "                                          \
-    "return t[1] * 1000 + math.floor(t[2] / 1000) "                          \
-    "+ tonumber(redis.call('GET', KEYS[1]) or '0') end "
+/* a password-reset link lives an hour */
+#define NGX_HTTP_CVC_RESET_LIFE         "3600000"
+
+
+/* the prefixes of Redis's keys; ngx_http_cvc_keys.c says what each holds */
+#define NGX_HTTP_CVC_KEY_SESSION        "cvc:session:"
+#define NGX_HTTP_CVC_KEY_SESSIONS       "cvc:sessions:"
+#define NGX_HTTP_CVC_KEY_STRIKES        "cvc:strikes:"
+#define NGX_HTTP_CVC_KEY_CODE_STRIKES   "cvc:strikes:payment_code:"
+#define NGX_HTTP_CVC_KEY_TRYING         "cvc:trying:"
+#define NGX_HTTP_CVC_KEY_CHECKS         "cvc:checks:"
+#define NGX_HTTP_CVC_KEY_RESET          "cvc:reset:"
+#define NGX_HTTP_CVC_KEY_RESET_OF       "cvc:reset-of:"
+#define NGX_HTTP_CVC_KEY_EXPORT         "cvc:export:"
 
 
 /*
@@ -367,6 +375,8 @@ ngx_int_t ngx_http_cvc_send_json(ngx_http_request_t *r, ngx_uint_t status,
     json_t *json);
 ngx_int_t ngx_http_cvc_send_body(ngx_http_request_t *r, ngx_uint_t status,
     ngx_str_t *type, ngx_str_t *text);
+ngx_int_t ngx_http_cvc_send_file(ngx_http_request_t *r, ngx_fd_t fd,
+    off_t size, ngx_str_t *type, ngx_str_t *filename);
 ngx_int_t ngx_http_cvc_send_raw(ngx_http_request_t *r, ngx_uint_t status,
     ngx_str_t *text);
 ngx_int_t ngx_http_cvc_send_error(ngx_http_request_t *r, ngx_uint_t status,
@@ -465,7 +475,31 @@ void ngx_http_cvc_redis_exit_process(ngx_cycle_t *cycle);
 ngx_int_t ngx_http_cvc_redis_command(ngx_http_cvc_redis_cmd_t **cmdp,
     int argc, const char **argv, const size_t *argvlen,
     ngx_http_cvc_redis_handler_pt handler, void *data);
+ngx_int_t ngx_http_cvc_redis_eval(ngx_http_cvc_redis_cmd_t **cmdp,
+    const char *script, ngx_uint_t nkeys, ngx_str_t *args, ngx_uint_t nargs,
+    ngx_http_cvc_redis_handler_pt handler, void *data);
+ngx_int_t ngx_http_cvc_redis_lock(ngx_http_cvc_redis_cmd_t **cmdp,
+    ngx_str_t *key, ngx_str_t *value, ngx_msec_t ttl,
+    ngx_http_cvc_redis_handler_pt handler, void *data);
 void ngx_http_cvc_redis_detach(ngx_http_cvc_redis_cmd_t *cmd);
+
+/* ngx_http_cvc_keys.c: Redis's keys and scripts */
+extern ngx_str_t   ngx_http_cvc_clock_key;
+extern ngx_str_t   ngx_http_cvc_timers_key;
+extern ngx_str_t   ngx_http_cvc_sweep_key;
+extern const char  ngx_http_cvc_lua_session_create[];
+extern const char  ngx_http_cvc_lua_session_touch[];
+extern const char  ngx_http_cvc_lua_end_sessions[];
+extern const char  ngx_http_cvc_lua_strike[];
+extern const char  ngx_http_cvc_lua_strike_end[];
+extern const char  ngx_http_cvc_lua_reset_create[];
+extern const char  ngx_http_cvc_lua_reset_consume[];
+extern const char  ngx_http_cvc_lua_lock_refresh[];
+extern const char  ngx_http_cvc_lua_lock_release[];
+extern const char  ngx_http_cvc_lua_claim[];
+extern const char  ngx_http_cvc_lua_sweep[];
+extern const char  ngx_http_cvc_lua_timers_due[];
+extern const char  ngx_http_cvc_lua_clock_set[];
 
 /* ngx_http_cvc_thread.c */
 /* ngx_http_cvc_login.c, ngx_http_cvc_password.c: a login, or a password
@@ -493,8 +527,6 @@ ngx_int_t ngx_http_cvc_login_check(ngx_http_request_t *r,
 ngx_int_t ngx_http_cvc_locked(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx);
 ngx_int_t ngx_http_cvc_set_cookie(ngx_http_request_t *r, ngx_uint_t customer,
     ngx_str_t *token);
-extern const char  ngx_http_cvc_lua_end_sessions[];
-extern ngx_str_t   ngx_http_cvc_clock_key;
 
 /* ngx_http_cvc_metrics.c */
 typedef struct ngx_http_cvc_backends_s  ngx_http_cvc_backends_t;

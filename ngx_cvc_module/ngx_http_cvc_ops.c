@@ -32,14 +32,6 @@ static ngx_int_t ngx_http_cvc_ops_hash_password(ngx_http_request_t *r,
     ngx_http_cvc_ctx_t *ctx, json_t *errors, ngx_http_cvc_hash_next_pt next);
 
 
-/* KEYS: cvc:clock; ARGV: the test clock's now, in ms */
-static const char  ngx_http_cvc_lua_clock_set[] =
-    "local t = redis.call('TIME') "
-    "redis.call('SET', KEYS[1], tonumber(ARGV[1]) "
-    "- (t[1] * 1000 + math.floor(t[2] / 1000))) "
-    "return 1";
-
-
 /* "Authorization: Bearer <cvc_ops_token>", compared in constant time */
 
 ngx_int_t
@@ -350,7 +342,7 @@ ngx_http_cvc_ops_unlocked(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
 {
     ngx_str_t  key;
 
-    if (ngx_http_cvc_key(r, &key, "cvc:strikes:customer:", &ctx->params[0],
+    if (ngx_http_cvc_key(r, &key, NGX_HTTP_CVC_KEY_STRIKES "customer:", &ctx->params[0],
                          NULL)
         == NULL)
     {
@@ -408,9 +400,8 @@ static ngx_int_t
 ngx_http_cvc_ops_clock_db(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
     json_t *result)
 {
-    u_char       n[NGX_INT_T_LEN];
-    size_t       argvlen[5];
-    const char  *argv[5];
+    u_char     n[NGX_INT_T_LEN];
+    ngx_str_t  args[2];
 
     if (result == NULL || !json_is_integer(json_object_get(result, "ms"))) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -418,23 +409,14 @@ ngx_http_cvc_ops_clock_db(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
 
     ctx->data = result;
 
-    argv[0] = "EVAL";
-    argv[1] = ngx_http_cvc_lua_clock_set;
-    argv[2] = "1";
-    argv[3] = "cvc:clock";
-    argv[4] = (char *) n;
+    args[0] = ngx_http_cvc_clock_key;
+    args[1].data = n;
+    args[1].len = ngx_sprintf(n, "%L", (int64_t)
+                      json_integer_value(json_object_get(result, "ms")))
+                  - n;
 
-    argvlen[0] = 4;
-    argvlen[1] = sizeof(ngx_http_cvc_lua_clock_set) - 1;
-    argvlen[2] = 1;
-    argvlen[3] = sizeof("cvc:clock") - 1;
-    argvlen[4] = ngx_sprintf(n, "%L",
-                    (int64_t) json_integer_value(json_object_get(result,
-                                                                 "ms")))
-                 - n;
-
-    return ngx_http_cvc_redis_step(r, ctx, 5, argv, argvlen,
-                                   ngx_http_cvc_ops_clock_done);
+    return ngx_http_cvc_eval(r, ctx, ngx_http_cvc_lua_clock_set, 1, args, 2,
+                             ngx_http_cvc_ops_clock_done);
 }
 
 
@@ -468,8 +450,13 @@ static ngx_int_t
 ngx_http_cvc_ops_clock_cleared(ngx_http_request_t *r,
     ngx_http_cvc_ctx_t *ctx, json_t *result)
 {
-    static const char  *argv[] = { "DEL", "cvc:clock" };
-    static size_t       argvlen[] = { 3, sizeof("cvc:clock") - 1 };
+    const char  *argv[2];
+    size_t       argvlen[2];
+
+    argv[0] = "DEL";
+    argvlen[0] = 3;
+    argv[1] = (char *) ngx_http_cvc_clock_key.data;
+    argvlen[1] = ngx_http_cvc_clock_key.len;
 
     return ngx_http_cvc_redis_step(r, ctx, 2, argv, argvlen,
                                    ngx_http_cvc_ops_no_content);

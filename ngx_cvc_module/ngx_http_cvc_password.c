@@ -10,39 +10,6 @@
 #include "ngx_http_cvc_module.h"
 
 
-
-#define NGX_HTTP_CVC_RESET_LIFE      "3600000"
-
-
-/*
- * One live reset link a login: cvc:reset-of:<login> names the newest
- * cvc:reset:<sha256>, and a new link ends the one before.
- * KEYS: clock, reset, the login's live reset; ARGV: login
- */
-static const char  ngx_http_cvc_lua_reset_create[] =
-    NGX_HTTP_CVC_LUA_NOW
-    "local old = redis.call('GET', KEYS[3]) "
-    "if old then redis.call('DEL', old) end "
-    "redis.call('SET', KEYS[2], ARGV[1] .. '|' .. string.format('%d', now()), "
-    "'PX', " NGX_HTTP_CVC_RESET_LIFE ") "
-    "redis.call('SET', KEYS[3], KEYS[2], 'PX', " NGX_HTTP_CVC_RESET_LIFE ") "
-    "return 1";
-
-
-/* KEYS: clock, reset; the login, once, within the hour */
-static const char  ngx_http_cvc_lua_reset_consume[] =
-    NGX_HTTP_CVC_LUA_NOW
-    "local v = redis.call('GET', KEYS[2]) "
-    "if not v then return nil end "
-    "redis.call('DEL', KEYS[2]) "
-    "local sep = string.find(v, '|', 1, true) "
-    "local live = 'cvc:reset-of:' .. string.sub(v, 1, sep - 1) "
-    "if redis.call('GET', live) == KEYS[2] then redis.call('DEL', live) end "
-    "if now() > tonumber(string.sub(v, sep + 1)) + "
-    NGX_HTTP_CVC_RESET_LIFE " then return nil end "
-    "return string.sub(v, 1, sep - 1)";
-
-
 static ngx_int_t ngx_http_cvc_reset_stored(ngx_http_request_t *r,
     ngx_http_cvc_ctx_t *ctx, redisReply *reply);
 static ngx_int_t ngx_http_cvc_accepted(ngx_http_request_t *r,
@@ -142,8 +109,8 @@ ngx_http_cvc_reset_request(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx)
     args[0] = ngx_http_cvc_clock_key;
     args[3] = lg->login;
 
-    if (ngx_http_cvc_key(r, &args[1], "cvc:reset:", &hash, NULL) == NULL
-        || ngx_http_cvc_key(r, &args[2], "cvc:reset-of:", &lg->login, NULL)
+    if (ngx_http_cvc_key(r, &args[1], NGX_HTTP_CVC_KEY_RESET, &hash, NULL) == NULL
+        || ngx_http_cvc_key(r, &args[2], NGX_HTTP_CVC_KEY_RESET_OF, &lg->login, NULL)
            == NULL)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -226,7 +193,7 @@ ngx_http_cvc_reset_confirm(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx)
 
     args[0] = ngx_http_cvc_clock_key;
 
-    if (ngx_http_cvc_key(r, &args[1], "cvc:reset:", &hash, NULL) == NULL) {
+    if (ngx_http_cvc_key(r, &args[1], NGX_HTTP_CVC_KEY_RESET, &hash, NULL) == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -302,9 +269,9 @@ ngx_http_cvc_reset_done(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
 
     /* every session of the account ends, and its strikes */
 
-    if (ngx_http_cvc_key(r, &keys[0], "cvc:sessions:", &lg->kind, &lg->id)
+    if (ngx_http_cvc_key(r, &keys[0], NGX_HTTP_CVC_KEY_SESSIONS, &lg->kind, &lg->id)
            == NULL
-        || ngx_http_cvc_key(r, &keys[1], "cvc:strikes:", &lg->kind, &lg->id)
+        || ngx_http_cvc_key(r, &keys[1], NGX_HTTP_CVC_KEY_STRIKES, &lg->kind, &lg->id)
            == NULL)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -426,7 +393,7 @@ ngx_http_cvc_code_stored(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
 {
     ngx_str_t  key;
 
-    if (ngx_http_cvc_key(r, &key, "cvc:strikes:payment_code:",
+    if (ngx_http_cvc_key(r, &key, NGX_HTTP_CVC_KEY_CODE_STRIKES,
                          &ctx->principal.id, NULL) == NULL)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;

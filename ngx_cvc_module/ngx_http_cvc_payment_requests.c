@@ -2,7 +2,7 @@
 /*
  * CVC gateway: payment requests, merchant side (a session or an API key):
  * create (with Idempotency-Key), read, confirm, cancel, the operations
- * list.  The module checks the shape of what comes in; the SQL functions
+ * list and its export.  The module checks the shape of what comes in; the SQL functions
  * (sql/functions/0007_payment_requests.sql) the rest, in one transaction.
  */
 
@@ -368,6 +368,69 @@ ngx_http_cvc_pr_list(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx)
     return ngx_http_cvc_call(r, ctx,
                              "select cvc.pr_list($1, $2, $3::jsonb, $4, "
                              "$5::int)", 5, params, NGX_HTTP_OK);
+}
+
+
+/* the columns of the operations list's export, in the merchant's words */
+
+static const ngx_http_cvc_column_t  ngx_http_cvc_pr_columns[] = {
+    { "Dernière action", 0 },
+    { "N° de panier", 0 },
+    { "Type de paiement", 0 },
+    { "Statut", 0 },
+    { "Montant demandé", 1 },
+    { "Montant reçu", 1 },
+    { "Montant remboursé", 1 },
+    { "Client", 0 },
+    { "Libellé", 0 },
+    { "Référence client", 0 },
+    { "Identifiant vendeur", 0 },
+    { "Point d'accueil", 0 },
+    { "Identifiant de la demande", 0 },
+    { NULL, 0 }
+};
+
+
+/* GET /api/v1/payment-requests/export?format=csv|xlsx&<the list's filters> */
+
+ngx_int_t
+ngx_http_cvc_pr_export(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx)
+{
+    json_t      *filters;
+    ngx_str_t    params[3], format;
+    const char  *bad;
+
+    filters = ngx_http_cvc_list_filters(r, ctx, &bad);
+
+    if (filters == NULL) {
+        return ngx_http_cvc_bad_parameter(r, bad);
+    }
+
+    if (ngx_http_cvc_json_member(r->pool, filters, "format", &format)
+        != NGX_OK)
+    {
+        return ngx_http_cvc_bad_parameter(r, "format");
+    }
+
+    if (json_object_get(filters, "limit") || json_object_get(filters, "cursor"))
+    {
+        return ngx_http_cvc_bad_parameter(r, json_object_get(filters, "limit")
+                                             ? "limit" : "cursor");
+    }
+
+    json_object_del(filters, "format");
+
+    ngx_http_cvc_principal_params(ctx, params);
+
+    params[2].data = ngx_http_cvc_json_dump(r->pool, filters, &params[2].len);
+    if (params[2].data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_cvc_export(r, ctx,
+                               "select * from cvc.pr_export($1, $2, $3::jsonb)",
+                               3, params, ngx_http_cvc_pr_columns,
+                               format.data[0] == 'x', "operations");
 }
 
 

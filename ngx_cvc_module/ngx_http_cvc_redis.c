@@ -177,6 +177,88 @@ ngx_http_cvc_redis_command(ngx_http_cvc_redis_cmd_t **cmdp, int argc,
 }
 
 
+/*
+ * EVAL script nkeys arg...: the keys first, then the script's other
+ * arguments; as ngx_http_cvc_redis_command().
+ */
+
+ngx_int_t
+ngx_http_cvc_redis_eval(ngx_http_cvc_redis_cmd_t **cmdp, const char *script,
+    ngx_uint_t nkeys, ngx_str_t *args, ngx_uint_t nargs,
+    ngx_http_cvc_redis_handler_pt handler, void *data)
+{
+    u_char       n[NGX_INT_T_LEN];
+    size_t       lens[16], *argvlen;
+    ngx_int_t    rc;
+    ngx_uint_t   i;
+    const char  *vals[16], **argv;
+
+    argv = vals;
+    argvlen = lens;
+
+    if (3 + nargs > 16) {
+        argv = ngx_alloc((3 + nargs) * (sizeof(char *) + sizeof(size_t)),
+                         ngx_http_cvc_redis.log);
+        if (argv == NULL) {
+            return NGX_ERROR;
+        }
+
+        argvlen = (size_t *) (argv + 3 + nargs);
+    }
+
+    argv[0] = "EVAL";
+    argvlen[0] = 4;
+    argv[1] = script;
+    argvlen[1] = ngx_strlen(script);
+    argv[2] = (char *) n;
+    argvlen[2] = ngx_sprintf(n, "%ui", nkeys) - n;
+
+    for (i = 0; i < nargs; i++) {
+        argv[3 + i] = (char *) args[i].data;
+        argvlen[3 + i] = args[i].len;
+    }
+
+    rc = ngx_http_cvc_redis_command(cmdp, 3 + nargs, argv, argvlen, handler,
+                                    data);
+
+    /* hiredis copied the arguments */
+
+    if (argv != vals) {
+        ngx_free(argv);
+    }
+
+    return rc;
+}
+
+
+/* SET key value NX PX ttl: a lock of ttl ms, if no one has it */
+
+ngx_int_t
+ngx_http_cvc_redis_lock(ngx_http_cvc_redis_cmd_t **cmdp, ngx_str_t *key,
+    ngx_str_t *value, ngx_msec_t ttl, ngx_http_cvc_redis_handler_pt handler,
+    void *data)
+{
+    u_char       px[NGX_INT_T_LEN];
+    size_t       argvlen[6];
+    const char  *argv[6];
+
+    argv[0] = "SET";
+    argvlen[0] = 3;
+    argv[1] = (char *) key->data;
+    argvlen[1] = key->len;
+    argv[2] = (char *) value->data;
+    argvlen[2] = value->len;
+    argv[3] = "NX";
+    argvlen[3] = 2;
+    argv[4] = "PX";
+    argvlen[4] = 2;
+    argv[5] = (char *) px;
+    argvlen[5] = ngx_sprintf(px, "%M", ttl) - px;
+
+    return ngx_http_cvc_redis_command(cmdp, 6, argv, argvlen, handler, data);
+}
+
+
 /* the caller goes away: the reply, when it comes, is dropped */
 
 void

@@ -1,8 +1,9 @@
 
 /*
- * CVC gateway: the answers: JSON bodies (never stored: Cache-Control:
- * no-store), errors in the contract's format with the request id, and the
- * end of a request that backends kept waiting (ngx_http_cvc_finalize).
+ * CVC gateway: the answers: JSON bodies and downloads (never stored:
+ * Cache-Control: no-store), errors in the contract's format with the
+ * request id, and the end of a request that backends kept waiting
+ * (ngx_http_cvc_finalize).
  */
 
 
@@ -62,6 +63,25 @@ ngx_http_cvc_send_raw(ngx_http_request_t *r, ngx_uint_t status,
 }
 
 
+/* an answer not to be stored, nor its type guessed */
+
+static ngx_int_t
+ngx_http_cvc_no_store(ngx_http_request_t *r)
+{
+    static ngx_str_t  no_store = ngx_string("no-store");
+    static ngx_str_t  nosniff = ngx_string("nosniff");
+
+    if (ngx_http_cvc_add_header(r, "Cache-Control", &no_store) != NGX_OK
+        || ngx_http_cvc_add_header(r, "X-Content-Type-Options", &nosniff)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
 /* an answer of that type, not to be stored */
 
 ngx_int_t
@@ -72,13 +92,7 @@ ngx_http_cvc_send_body(ngx_http_request_t *r, ngx_uint_t status,
     ngx_buf_t    *b;
     ngx_chain_t   out;
 
-    static ngx_str_t  no_store = ngx_string("no-store");
-    static ngx_str_t  nosniff = ngx_string("nosniff");
-
-    if (ngx_http_cvc_add_header(r, "Cache-Control", &no_store) != NGX_OK
-        || ngx_http_cvc_add_header(r, "X-Content-Type-Options", &nosniff)
-           != NGX_OK)
-    {
+    if (ngx_http_cvc_no_store(r) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -101,6 +115,88 @@ ngx_http_cvc_send_body(ngx_http_request_t *r, ngx_uint_t status,
     b->pos = text->data;
     b->last = text->data + text->len;
     b->memory = 1;
+    b->last_buf = 1;
+    b->last_in_chain = 1;
+
+    out.buf = b;
+    out.next = NULL;
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    return ngx_http_output_filter(r, &out);
+}
+
+
+/*
+ * An open file as a download, named filename.  The descriptor is the
+ * request's from now on: closed with it, or here when it can't be.
+ */
+
+ngx_int_t
+ngx_http_cvc_send_file(ngx_http_request_t *r, ngx_fd_t fd, off_t size,
+    ngx_str_t *type, ngx_str_t *filename)
+{
+    ngx_int_t                 rc;
+    ngx_str_t                 disposition;
+    ngx_buf_t                *b;
+    ngx_chain_t               out;
+    ngx_pool_cleanup_t       *cln;
+    ngx_pool_cleanup_file_t  *clnf;
+
+    cln = ngx_pool_cleanup_add(r->pool, sizeof(ngx_pool_cleanup_file_t));
+    if (cln == NULL) {
+        ngx_close_file(fd);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    clnf = cln->data;
+    clnf->fd = fd;
+    clnf->name = filename->data;
+    clnf->log = r->connection->log;
+    cln->handler = ngx_pool_cleanup_file;
+
+    disposition.len = sizeof("attachment; filename=\"\"") - 1
+                      + filename->len;
+    disposition.data = ngx_pnalloc(r->pool, disposition.len);
+    if (disposition.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_sprintf(disposition.data, "attachment; filename=\"%V\"", filename);
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b->file = ngx_pcalloc(r->pool, sizeof(ngx_file_t));
+    if (b->file == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ngx_http_cvc_add_header(r, "Content-Disposition", &disposition)
+        != NGX_OK
+        || ngx_http_cvc_no_store(r) != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    r->headers_out.status = NGX_HTTP_OK;
+    r->headers_out.content_type = *type;
+    r->headers_out.content_type_len = type->len;
+    r->headers_out.content_type_lowcase = NULL;
+    r->headers_out.content_length_n = size;
+
+    b->file->fd = fd;
+    b->file->name = *filename;
+    b->file->log = r->connection->log;
+    b->file_pos = 0;
+    b->file_last = size;
+    b->in_file = (size > 0);
     b->last_buf = 1;
     b->last_in_chain = 1;
 

@@ -23,40 +23,6 @@ static ngx_int_t ngx_http_cvc_strike_ended(ngx_http_request_t *r,
 
 
 /*
- * The 3 strikes of a secret: cvc:strikes:<kind>:<id> counts the wrong
- * tries in a row (for a month), cvc:trying:<kind>:<id> the tries being
- * checked.  A try is let in only while wrong ones and ones in flight are
- * fewer than the strikes, so parallel tries can't get past them.
- *
- * KEYS: strikes, trying, checks this minute; ARGV: strikes, checks a
- * minute.  -1: no try left; -2: too many checks this minute; -3: the tries
- * left are being checked; 1: let in.
- */
-static const char  ngx_http_cvc_lua_strike[] =
-    "local s = tonumber(ARGV[1]) "
-    "local n = tonumber(redis.call('GET', KEYS[1]) or '0') "
-    "if n >= s then return -1 end "
-    "if n + tonumber(redis.call('GET', KEYS[2]) or '0') >= s then "
-    "return -3 end "
-    "local m = redis.call('INCR', KEYS[3]) "
-    "if m == 1 then redis.call('PEXPIRE', KEYS[3], 60000) end "
-    "if m > tonumber(ARGV[2]) then return -2 end "
-    "redis.call('INCR', KEYS[2]) "
-    "redis.call('PEXPIRE', KEYS[2], " NGX_HTTP_CVC_TRYING_LIFE ") "
-    "return 1";
-
-
-/* KEYS: strikes, trying; ARGV: 1 right, 0 wrong: the wrong tries in a row */
-static const char  ngx_http_cvc_lua_strike_end[] =
-    "if tonumber(redis.call('GET', KEYS[2]) or '0') > 0 then "
-    "redis.call('DECR', KEYS[2]) end "
-    "if ARGV[1] == '1' then redis.call('DEL', KEYS[1]) return 0 end "
-    "local n = redis.call('INCR', KEYS[1]) "
-    "redis.call('PEXPIRE', KEYS[1], " NGX_HTTP_CVC_FAIL_LIFE ") "
-    "return n";
-
-
-/*
  * The 3 strikes: the try is let in (ngx_http_cvc_lua_strike), checked in
  * the thread pool, and its end recorded; then st->right(), st->wrong()
  * (st->tries: the wrong ones in a row, this one included) or
@@ -79,9 +45,9 @@ ngx_http_cvc_strike(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
 
     mcf = ngx_http_get_module_main_conf(r, ngx_http_cvc_module);
 
-    if (ngx_http_cvc_key(r, &st->trying, "cvc:trying:",
+    if (ngx_http_cvc_key(r, &st->trying, NGX_HTTP_CVC_KEY_TRYING,
                          &st->key, NULL) == NULL
-        || ngx_http_cvc_key(r, &args[2], "cvc:checks:", &st->account, NULL)
+        || ngx_http_cvc_key(r, &args[2], NGX_HTTP_CVC_KEY_CHECKS, &st->account, NULL)
            == NULL)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;

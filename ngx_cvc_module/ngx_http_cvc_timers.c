@@ -52,30 +52,6 @@ static void ngx_http_cvc_timers_count(ngx_http_cvc_timer_job_t *job,
     PGresult *res);
 
 
-/* KEYS: clock, timers; ARGV: how many at most */
-static const char  ngx_http_cvc_lua_claim[] =
-    NGX_HTTP_CVC_LUA_NOW
-    "local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now(), "
-    "'LIMIT', 0, tonumber(ARGV[1])) "
-    "if #due > 0 then redis.call('ZREM', KEYS[2], unpack(due)) end "
-    "return due";
-
-
-/*
- * KEYS: clock, timers; ARGV: the test clock's now in ms (or ""), then due
- * time and member pairs.  A clock offset lost with Redis's data comes back
- * from PostgreSQL's; a new due time replaces an old one.
- */
-static const char  ngx_http_cvc_lua_sweep[] =
-    "if ARGV[1] ~= '' and redis.call('EXISTS', KEYS[1]) == 0 then "
-    "local t = redis.call('TIME') "
-    "redis.call('SET', KEYS[1], tonumber(ARGV[1]) "
-    "- (t[1] * 1000 + math.floor(t[2] / 1000))) end "
-    "for i = 2, #ARGV, 2 do "
-    "redis.call('ZADD', KEYS[2], ARGV[i], ARGV[i + 1]) end "
-    "return #ARGV";
-
-
 static ngx_http_cvc_timers_t  ngx_http_cvc_timers;
 
 /* what the event's debug log takes ev->data for: a connection with no fd */
@@ -114,13 +90,12 @@ ngx_http_cvc_timers_init_process(ngx_cycle_t *cycle,
 static void
 ngx_http_cvc_timers_tick(ngx_event_t *ev)
 {
-    ngx_int_t                  rc;
+    ngx_str_t                  args[3];
     ngx_http_cvc_redis_cmd_t  *cmd;
     ngx_http_cvc_main_conf_t  *mcf;
 
-    const char  *argv[6];
-    size_t       argvlen[6];
-    u_char       px[NGX_INT_T_LEN];
+    static ngx_str_t  one = ngx_string("1");
+    static ngx_str_t  claim_max = ngx_string(NGX_HTTP_CVC_CLAIM_MAX);
 
     mcf = ngx_http_cvc_timers.mcf;
 
@@ -142,22 +117,9 @@ ngx_http_cvc_timers_tick(ngx_event_t *ev)
     {
         ngx_http_cvc_timers.last_sweep = ngx_current_msec;
 
-        argv[0] = "SET";
-        argv[1] = "cvc:sweep";
-        argv[2] = "1";
-        argv[3] = "NX";
-        argv[4] = "PX";
-        argv[5] = (char *) px;
-
-        argvlen[0] = 3;
-        argvlen[1] = sizeof("cvc:sweep") - 1;
-        argvlen[2] = 1;
-        argvlen[3] = 2;
-        argvlen[4] = 2;
-        argvlen[5] = ngx_sprintf(px, "%M", mcf->sweep_interval) - px;
-
-        if (ngx_http_cvc_redis_command(&cmd, 6, argv, argvlen,
-                                       ngx_http_cvc_timers_locked, NULL)
+        if (ngx_http_cvc_redis_lock(&cmd, &ngx_http_cvc_sweep_key, &one,
+                                    mcf->sweep_interval,
+                                    ngx_http_cvc_timers_locked, NULL)
             == NGX_AGAIN)
         {
             ngx_http_cvc_timers.busy++;
@@ -166,23 +128,14 @@ ngx_http_cvc_timers_tick(ngx_event_t *ev)
 
     /* what is due now */
 
-    argv[0] = "EVAL";
-    argv[1] = ngx_http_cvc_lua_claim;
-    argv[2] = "2";
-    argv[3] = "cvc:clock";
-    argv[4] = "cvc:timers";
-    argv[5] = NGX_HTTP_CVC_CLAIM_MAX;
+    args[0] = ngx_http_cvc_clock_key;
+    args[1] = ngx_http_cvc_timers_key;
+    args[2] = claim_max;
 
-    argvlen[0] = 4;
-    argvlen[1] = sizeof(ngx_http_cvc_lua_claim) - 1;
-    argvlen[2] = 1;
-    argvlen[3] = sizeof("cvc:clock") - 1;
-    argvlen[4] = sizeof("cvc:timers") - 1;
-    argvlen[5] = ngx_strlen(argv[5]);
-
-    rc = ngx_http_cvc_redis_command(&cmd, 6, argv, argvlen,
-                                    ngx_http_cvc_timers_claimed, NULL);
-    if (rc == NGX_AGAIN) {
+    if (ngx_http_cvc_redis_eval(&cmd, ngx_http_cvc_lua_claim, 2, args, 3,
+                                ngx_http_cvc_timers_claimed, NULL)
+        == NGX_AGAIN)
+    {
         ngx_http_cvc_timers.busy++;
     }
 }
@@ -220,12 +173,12 @@ ngx_http_cvc_timers_locked(void *data, ngx_int_t rc, redisReply *reply)
 static void
 ngx_http_cvc_timers_swept(void *data, ngx_int_t rc, PGresult *res)
 {
-    u_char                     *num;
-    size_t                      i, n, *argvlen;
-    json_t                     *result, *due, *t, *clock;
-    ngx_pool_t                 *pool;
-    const char                **argv;
-    ngx_http_cvc_redis_cmd_t   *cmd;
+    u_char                    *num;
+    size_t                     i, n;
+    json_t                    *result, *due, *t, *clock;
+    ngx_str_t                 *args;
+    ngx_pool_t                *pool;
+    ngx_http_cvc_redis_cmd_t  *cmd;
 
     if (rc != NGX_OK || PQresultStatus(res) != PGRES_TUPLES_OK
         || PQntuples(res) != 1)
@@ -241,49 +194,40 @@ ngx_http_cvc_timers_swept(void *data, ngx_int_t rc, PGresult *res)
 
     pool = ngx_create_pool(4096, ngx_http_cvc_timers.log);
 
-    argv = pool ? ngx_palloc(pool, (6 + 2 * n) * sizeof(char *)) : NULL;
-    argvlen = pool ? ngx_palloc(pool, (6 + 2 * n) * sizeof(size_t)) : NULL;
+    args = pool ? ngx_palloc(pool, (3 + 2 * n) * sizeof(ngx_str_t)) : NULL;
     num = pool ? ngx_pnalloc(pool, (1 + n) * NGX_INT64_LEN) : NULL;
 
-    if (result == NULL || argv == NULL || argvlen == NULL || num == NULL) {
+    if (result == NULL || args == NULL || num == NULL) {
         goto done;
     }
 
-    /* EVAL sweep 2 cvc:clock cvc:timers <clock ms or ""> due member ... */
+    /* KEYS: clock, timers; ARGV: the clock's ms or "", then due, member */
 
-    argv[0] = "EVAL";
-    argv[1] = ngx_http_cvc_lua_sweep;
-    argv[2] = "2";
-    argv[3] = "cvc:clock";
-    argv[4] = "cvc:timers";
-    argv[5] = (char *) num;
-
-    argvlen[0] = 4;
-    argvlen[1] = sizeof(ngx_http_cvc_lua_sweep) - 1;
-    argvlen[2] = 1;
-    argvlen[3] = sizeof("cvc:clock") - 1;
-    argvlen[4] = sizeof("cvc:timers") - 1;
-    argvlen[5] = json_is_integer(clock)
-                 ? (size_t) (ngx_sprintf(num, "%L",
+    args[0] = ngx_http_cvc_clock_key;
+    args[1] = ngx_http_cvc_timers_key;
+    args[2].data = num;
+    args[2].len = json_is_integer(clock)
+                  ? (size_t) (ngx_sprintf(num, "%L",
                                   (int64_t) json_integer_value(clock)) - num)
-                 : 0;
+                  : 0;
 
     num += NGX_INT64_LEN;
 
     for (i = 0; i < n; i++, num += NGX_INT64_LEN) {
         t = json_array_get(due, i);
 
-        argv[6 + 2 * i] = (char *) num;
-        argvlen[6 + 2 * i] = ngx_sprintf(num, "%L", (int64_t)
-                                 json_integer_value(json_array_get(t, 1)))
-                             - num;
+        args[3 + 2 * i].data = num;
+        args[3 + 2 * i].len = ngx_sprintf(num, "%L", (int64_t)
+                                  json_integer_value(json_array_get(t, 1)))
+                              - num;
 
-        argv[7 + 2 * i] = json_string_value(json_array_get(t, 0));
-        argvlen[7 + 2 * i] = json_string_length(json_array_get(t, 0));
+        args[4 + 2 * i].data = (u_char *) json_string_value(
+                                              json_array_get(t, 0));
+        args[4 + 2 * i].len = json_string_length(json_array_get(t, 0));
     }
 
-    if (ngx_http_cvc_redis_command(&cmd, 6 + 2 * n, argv, argvlen,
-                                   ngx_http_cvc_timers_added, NULL)
+    if (ngx_http_cvc_redis_eval(&cmd, ngx_http_cvc_lua_sweep, 2, args,
+                                3 + 2 * n, ngx_http_cvc_timers_added, NULL)
         == NGX_AGAIN)
     {
         /* hiredis copied the arguments */
