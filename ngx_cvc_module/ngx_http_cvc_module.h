@@ -468,6 +468,23 @@ ngx_int_t ngx_http_cvc_pg_query(ngx_http_cvc_pg_op_t **opp, const char *sql,
     void *data);
 void ngx_http_cvc_pg_detach(ngx_http_cvc_pg_op_t *op);
 
+/* ngx_http_cvc_conf.c */
+void *ngx_http_cvc_create_main_conf(ngx_conf_t *cf);
+char *ngx_http_cvc_init_main_conf(ngx_conf_t *cf, void *conf);
+void *ngx_http_cvc_create_loc_conf(ngx_conf_t *cf);
+char *ngx_http_cvc_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child);
+char *ngx_http_cvc_redis_address(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_cvc_redis_password_file(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_cvc_payment_code_key(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_cvc_webhook_allow(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_cvc_thread_pool(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_cvc_enable(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+
 /* ngx_http_cvc_redis.c */
 ngx_int_t ngx_http_cvc_redis_init_process(ngx_cycle_t *cycle,
     ngx_http_cvc_main_conf_t *mcf);
