@@ -2,8 +2,8 @@
 /*
  * CVC gateway: GET /api/v1/health (liveness), a real round trip to each
  * backend, and GET /api/v1/health/ready (readiness), which also looks at
- * the schema, the outbox and the timers.  Health:
- * both at once.  One probe at a time per worker: the health checks that
+ * the schema, the outbox and the timers, as the metrics do (both read
+ * them through ngx_http_cvc_backends_read()).  One probe at a time per worker: the health checks that
  * come while a probe is in flight wait for it and get its answer, so that
  * a load of checks costs the backends one query and one PING at a time,
  * not one each, and never fills the PostgreSQL queue.  A check never gets
@@ -35,6 +35,11 @@ static ngx_int_t ngx_http_cvc_health_send(ngx_http_request_t *r,
 
 static ngx_int_t ngx_http_cvc_ready_send(ngx_http_request_t *r,
     ngx_http_cvc_ctx_t *ctx, ngx_http_cvc_backends_t *rd);
+static void ngx_http_cvc_backends_pg(void *data, ngx_int_t rc, PGresult *res);
+static ngx_int_t ngx_http_cvc_backends_redis_send(ngx_http_request_t *r,
+    ngx_http_cvc_ctx_t *ctx);
+static void ngx_http_cvc_backends_redis(void *data, ngx_int_t rc,
+    redisReply *reply);
 
 
 static ngx_http_cvc_health_probe_t  ngx_http_cvc_health_state;
@@ -300,4 +305,111 @@ ngx_http_cvc_ready_send(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
     json_decref(json);
 
     return rc;
+}
+
+
+/*
+ * What only the backends know, for the metrics and the readiness: the
+ * schema and the outbox (cvc.metrics_state()), the timers due (Redis).
+ * A backend that does not answer leaves its part out (rd->state NULL,
+ * rd->timers_rc NGX_ERROR); done() is called either way.
+ */
+
+ngx_int_t
+ngx_http_cvc_backends_read(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
+    ngx_http_cvc_backends_pt done)
+{
+    ngx_http_cvc_backends_t  *rd;
+
+    rd = ngx_pcalloc(r->pool, sizeof(ngx_http_cvc_backends_t));
+    if (rd == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rd->timers_rc = NGX_ERROR;
+    rd->done = done;
+    ctx->data = rd;
+
+    if (ngx_http_cvc_pg_query(&ctx->pg_op, "select cvc.metrics_state()", 0,
+                              NULL, ngx_http_cvc_backends_pg, r)
+        != NGX_AGAIN)
+    {
+        return ngx_http_cvc_backends_redis_send(r, ctx);
+    }
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_cvc_backends_pg(void *data, ngx_int_t rc, PGresult *res)
+{
+    ngx_http_request_t  *r = data;
+
+    ngx_http_cvc_ctx_t       *ctx;
+    ngx_http_cvc_backends_t  *rd;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_cvc_module);
+    ctx->pg_op = NULL;
+    rd = ctx->data;
+
+    if (rc == NGX_OK && PQresultStatus(res) == PGRES_TUPLES_OK) {
+        rd->state = ngx_http_cvc_pg_json(r, res);
+    }
+
+    if (rd->state == NULL) {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "cvc metrics: no state from PostgreSQL: %s",
+                      res ? PQresultErrorMessage(res) : "no answer");
+    }
+
+    ngx_http_cvc_finalize(r, ngx_http_cvc_backends_redis_send(r, ctx));
+}
+
+
+static ngx_int_t
+ngx_http_cvc_backends_redis_send(ngx_http_request_t *r,
+    ngx_http_cvc_ctx_t *ctx)
+{
+    ngx_http_cvc_backends_t  *rd = ctx->data;
+
+    ngx_str_t  args[2];
+
+    args[0] = ngx_http_cvc_clock_key;
+    args[1] = ngx_http_cvc_timers_key;
+
+    if (ngx_http_cvc_redis_eval(&ctx->redis_cmd, ngx_http_cvc_lua_timers_due,
+                                2, args, 2, ngx_http_cvc_backends_redis, r)
+        == NGX_AGAIN)
+    {
+        return NGX_DONE;
+    }
+
+    return rd->done(r, ctx, rd);
+}
+
+
+static void
+ngx_http_cvc_backends_redis(void *data, ngx_int_t rc, redisReply *reply)
+{
+    ngx_http_request_t  *r = data;
+
+    ngx_http_cvc_ctx_t       *ctx;
+    ngx_http_cvc_backends_t  *rd;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_cvc_module);
+    ctx->redis_cmd = NULL;
+    rd = ctx->data;
+
+    if (rc == NGX_OK && reply->type == REDIS_REPLY_ARRAY
+        && reply->elements == 2
+        && reply->element[0]->type == REDIS_REPLY_INTEGER
+        && reply->element[1]->type == REDIS_REPLY_INTEGER)
+    {
+        rd->timers_due = reply->element[0]->integer;
+        rd->timers_late_ms = reply->element[1]->integer;
+        rd->timers_rc = NGX_OK;
+    }
+
+    ngx_http_cvc_finalize(r, rd->done(r, ctx, rd));
 }

@@ -330,6 +330,7 @@ ngx_http_cvc_init_process(ngx_cycle_t *cycle)
     }
 
     ngx_http_cvc_metrics_init_process(cycle);
+    ngx_http_cvc_prometheus_init_process(cycle);
 
     if (ngx_http_cvc_pg_init_process(cycle, mcf) != NGX_OK
         || ngx_http_cvc_redis_init_process(cycle, mcf) != NGX_OK

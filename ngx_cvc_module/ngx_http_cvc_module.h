@@ -545,13 +545,14 @@ ngx_int_t ngx_http_cvc_locked(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx);
 ngx_int_t ngx_http_cvc_set_cookie(ngx_http_request_t *r, ngx_uint_t customer,
     ngx_str_t *token);
 
-/* ngx_http_cvc_metrics.c */
+/* ngx_http_cvc_health.c: what the backends say of themselves, for the
+ * readiness and the metrics */
 typedef struct ngx_http_cvc_backends_s  ngx_http_cvc_backends_t;
 typedef ngx_int_t (*ngx_http_cvc_backends_pt)(ngx_http_request_t *r,
     ngx_http_cvc_ctx_t *ctx, ngx_http_cvc_backends_t *rd);
 
-/* what the backends told: cvc.metrics_state() (NULL where PostgreSQL did
- * not answer), the timers due (timers_rc NGX_ERROR where Redis did not) */
+/* cvc.metrics_state() (NULL where PostgreSQL did not answer), the timers
+ * due (timers_rc NGX_ERROR where Redis did not) */
 struct ngx_http_cvc_backends_s {
     json_t                         *state;
     ngx_int_t                       timers_due;
@@ -560,18 +561,23 @@ struct ngx_http_cvc_backends_s {
     ngx_http_cvc_backends_pt        done;
 };
 
+ngx_int_t ngx_http_cvc_backends_read(ngx_http_request_t *r,
+    ngx_http_cvc_ctx_t *ctx, ngx_http_cvc_backends_pt done);
+
+/* ngx_http_cvc_metrics.c */
 ngx_int_t ngx_http_cvc_metrics_conf(ngx_conf_t *cf,
     ngx_http_cvc_main_conf_t *mcf);
 void ngx_http_cvc_metrics_init_process(ngx_cycle_t *cycle);
 void ngx_http_cvc_metrics_exit_process(void);
 void ngx_http_cvc_metrics_count(ngx_uint_t counter, ngx_atomic_int_t n);
 ngx_int_t ngx_http_cvc_metrics_log(ngx_http_request_t *r);
+
+/* ngx_http_cvc_prometheus.c */
+void ngx_http_cvc_prometheus_init_process(ngx_cycle_t *cycle);
 ngx_int_t ngx_http_cvc_metrics_route(ngx_http_request_t *r,
     ngx_http_cvc_ctx_t *ctx, ngx_str_t *allow);
 ngx_int_t ngx_http_cvc_metrics_handler(ngx_http_request_t *r,
     ngx_http_cvc_ctx_t *ctx);
-ngx_int_t ngx_http_cvc_backends_read(ngx_http_request_t *r,
-    ngx_http_cvc_ctx_t *ctx, ngx_http_cvc_backends_pt done);
 
 /* ngx_http_cvc_destination.c */
 ngx_int_t ngx_http_cvc_destination_init(ngx_conf_t *cf);
