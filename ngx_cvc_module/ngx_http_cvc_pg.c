@@ -1,46 +1,18 @@
 
 /*
- * CVC gateway: the PostgreSQL client.  Each worker keeps a small pool of
- * libpq connections in non-blocking mode on its event loop, and a bounded
- * queue of operations waiting for one.  A connection is opened when work
- * needs it and none is idle, so a restarted PostgreSQL is reconnected to
- * by the next query.  Every operation has a timer from the moment it is
- * asked for: queued or in flight, it ends by then; and PostgreSQL ends
- * the statement by then too (statement_timeout, set at connect), so that
- * a query given up on does not go on running.
- *
- * Every SQL text the module sends is a literal: each connection prepares
- * it the first time it meets it (PQsendPrepare, one more round trip, once)
- * and then runs the prepared statement, with no parse or plan a request.
+ * CVC gateway: the PostgreSQL client's pool.  Each worker keeps a small
+ * pool of connections (ngx_http_cvc_pg_conn.c: libpq in non-blocking mode
+ * on its event loop) and a bounded queue of operations waiting for one.
+ * A connection is opened when work needs it and none is idle, so a
+ * restarted PostgreSQL is reconnected to by the next query.  Every
+ * operation has a timer from the moment it is asked for: queued or in
+ * flight, it ends by then; and PostgreSQL ends the statement by then too
+ * (statement_timeout, set at connect), so that a query given up on does
+ * not go on running.
  */
 
 
-#include "ngx_http_cvc_module.h"
-
-
-typedef enum {
-    NGX_HTTP_CVC_PG_CLOSED = 0,
-    NGX_HTTP_CVC_PG_CONNECTING,
-    NGX_HTTP_CVC_PG_IDLE,
-    NGX_HTTP_CVC_PG_BUSY
-} ngx_http_cvc_pg_state_e;
-
-
-#define NGX_HTTP_CVC_PG_STATEMENTS  64
-
-
-typedef struct {
-    PGconn                     *conn;
-    ngx_connection_t           *c;
-    ngx_http_cvc_pg_state_e     state;
-    ngx_http_cvc_pg_op_t       *op;
-    PGresult                   *result;
-
-    /* the SQL texts prepared on this connection: statement "cvc<i>" */
-    const char                 *prepared[NGX_HTTP_CVC_PG_STATEMENTS];
-    ngx_uint_t                  nprepared;
-    unsigned                    preparing:1;
-} ngx_http_cvc_pg_conn_t;
+#include "ngx_http_cvc_pg.h"
 
 
 struct ngx_http_cvc_pg_op_s {
@@ -67,30 +39,24 @@ typedef struct {
 } ngx_http_cvc_pg_pool_t;
 
 
-static ngx_int_t ngx_http_cvc_pg_options(ngx_cycle_t *cycle,
-    ngx_http_cvc_main_conf_t *mcf);
+static ngx_http_cvc_pg_op_t *ngx_http_cvc_pg_op(const char *sql,
+    ngx_uint_t nparams, ngx_str_t *params, ngx_http_cvc_pg_handler_pt handler,
+    void *data);
 static ngx_int_t ngx_http_cvc_pg_connect(ngx_http_cvc_pg_conn_t *pc);
 static void ngx_http_cvc_pg_connect_handler(ngx_event_t *ev);
-static ngx_int_t ngx_http_cvc_pg_poll(ngx_http_cvc_pg_conn_t *pc);
 static void ngx_http_cvc_pg_connect_failed(ngx_http_cvc_pg_conn_t *pc);
 static void ngx_http_cvc_pg_send(ngx_http_cvc_pg_conn_t *pc,
     ngx_http_cvc_pg_op_t *op);
-static ngx_int_t ngx_http_cvc_pg_send_prepared(ngx_http_cvc_pg_conn_t *pc);
-static void ngx_http_cvc_pg_flush(ngx_http_cvc_pg_conn_t *pc);
 static void ngx_http_cvc_pg_handler(ngx_event_t *ev);
-static void ngx_http_cvc_pg_read(ngx_http_cvc_pg_conn_t *pc);
-static void ngx_http_cvc_pg_complete(ngx_http_cvc_pg_conn_t *pc,
-    ngx_int_t rc);
+static void ngx_http_cvc_pg_complete(ngx_http_cvc_pg_conn_t *pc);
 static void ngx_http_cvc_pg_next(ngx_http_cvc_pg_conn_t *pc);
-static void ngx_http_cvc_pg_fail(ngx_http_cvc_pg_conn_t *pc,
-    const char *what);
+static void ngx_http_cvc_pg_fail(ngx_http_cvc_pg_conn_t *pc);
 static void ngx_http_cvc_pg_reopen(ngx_http_cvc_pg_conn_t *pc);
 static void ngx_http_cvc_pg_close(ngx_http_cvc_pg_conn_t *pc);
 static void ngx_http_cvc_pg_fail_waiting(void);
 static void ngx_http_cvc_pg_timeout(ngx_event_t *ev);
 static void ngx_http_cvc_pg_end(ngx_http_cvc_pg_op_t *op, ngx_int_t rc,
     PGresult *res);
-static void ngx_http_cvc_pg_notice(void *arg, const char *message);
 
 
 static ngx_http_cvc_pg_pool_t  ngx_http_cvc_pg;
@@ -100,10 +66,16 @@ ngx_int_t
 ngx_http_cvc_pg_init_process(ngx_cycle_t *cycle,
     ngx_http_cvc_main_conf_t *mcf)
 {
+    ngx_uint_t  i;
+
     ngx_http_cvc_pg.conns = ngx_pcalloc(cycle->pool,
                                  mcf->pg.size * sizeof(ngx_http_cvc_pg_conn_t));
     if (ngx_http_cvc_pg.conns == NULL) {
         return NGX_ERROR;
+    }
+
+    for (i = 0; i < mcf->pg.size; i++) {
+        ngx_http_cvc_pg.conns[i].log = cycle->log;
     }
 
     ngx_http_cvc_pg.conninfo = ngx_pnalloc(cycle->pool,
@@ -115,7 +87,10 @@ ngx_http_cvc_pg_init_process(ngx_cycle_t *cycle,
     (void) ngx_cpystrn((u_char *) ngx_http_cvc_pg.conninfo,
                        mcf->pg.conninfo.data, mcf->pg.conninfo.len + 1);
 
-    if (ngx_http_cvc_pg_options(cycle, mcf) != NGX_OK) {
+    ngx_http_cvc_pg.options = ngx_http_cvc_pg_conn_options(cycle,
+                                                    ngx_http_cvc_pg.conninfo,
+                                                    mcf->query_timeout);
+    if (ngx_http_cvc_pg.options == NULL) {
         return NGX_ERROR;
     }
 
@@ -152,48 +127,14 @@ ngx_http_cvc_pg_query(ngx_http_cvc_pg_op_t **opp, const char *sql,
     ngx_uint_t nparams, ngx_str_t *params, ngx_http_cvc_pg_handler_pt handler,
     void *data)
 {
-    u_char                  *p;
-    size_t                   size;
     ngx_uint_t               i, live;
     ngx_http_cvc_pg_op_t    *op;
     ngx_http_cvc_pg_conn_t  *pc, *closed;
 
-    if (nparams > NGX_HTTP_CVC_MAX_PARAMS) {
-        return NGX_ERROR;
-    }
-
-    size = sizeof(ngx_http_cvc_pg_op_t);
-
-    for (i = 0; i < nparams; i++) {
-        size += params[i].len + 1;
-    }
-
-    op = ngx_calloc(size, ngx_http_cvc_pg.log);
+    op = ngx_http_cvc_pg_op(sql, nparams, params, handler, data);
     if (op == NULL) {
         return NGX_ERROR;
     }
-
-    op->sql = sql;
-    op->nparams = nparams;
-    op->handler = handler;
-    op->data = data;
-
-    p = (u_char *) (op + 1);
-
-    for (i = 0; i < nparams; i++) {
-        if (params[i].data == NULL) {
-            op->values[i] = NULL;
-            continue;
-        }
-
-        op->values[i] = (char *) p;
-        p = ngx_cpymem(p, params[i].data, params[i].len);
-        *p++ = '\0';
-    }
-
-    op->timer.handler = ngx_http_cvc_pg_timeout;
-    op->timer.data = op;
-    op->timer.log = ngx_http_cvc_pg.log;
 
     /* an idle connection, or one to open, or a place in the queue */
 
@@ -247,6 +188,58 @@ ngx_http_cvc_pg_query(ngx_http_cvc_pg_op_t **opp, const char *sql,
 }
 
 
+/* an operation, with copies of its parameters */
+
+static ngx_http_cvc_pg_op_t *
+ngx_http_cvc_pg_op(const char *sql, ngx_uint_t nparams, ngx_str_t *params,
+    ngx_http_cvc_pg_handler_pt handler, void *data)
+{
+    u_char                *p;
+    size_t                 size;
+    ngx_uint_t             i;
+    ngx_http_cvc_pg_op_t  *op;
+
+    if (nparams > NGX_HTTP_CVC_MAX_PARAMS) {
+        return NULL;
+    }
+
+    size = sizeof(ngx_http_cvc_pg_op_t);
+
+    for (i = 0; i < nparams; i++) {
+        size += params[i].len + 1;
+    }
+
+    op = ngx_calloc(size, ngx_http_cvc_pg.log);
+    if (op == NULL) {
+        return NULL;
+    }
+
+    op->sql = sql;
+    op->nparams = nparams;
+    op->handler = handler;
+    op->data = data;
+
+    p = (u_char *) (op + 1);
+
+    for (i = 0; i < nparams; i++) {
+        if (params[i].data == NULL) {
+            op->values[i] = NULL;
+            continue;
+        }
+
+        op->values[i] = (char *) p;
+        p = ngx_cpymem(p, params[i].data, params[i].len);
+        *p++ = '\0';
+    }
+
+    op->timer.handler = ngx_http_cvc_pg_timeout;
+    op->timer.data = op;
+    op->timer.log = ngx_http_cvc_pg.log;
+
+    return op;
+}
+
+
 /* the caller goes away: the operation completes and its answer is dropped */
 
 void
@@ -270,121 +263,22 @@ ngx_http_cvc_pg_detach(ngx_http_cvc_pg_op_t *op)
 }
 
 
-/*
- * The connection's "options": those of cvc_postgres, then
- * "-c statement_timeout=<cvc_query_timeout>", so that PostgreSQL gives up
- * a statement when the module does.
- */
-
-static ngx_int_t
-ngx_http_cvc_pg_options(ngx_cycle_t *cycle, ngx_http_cvc_main_conf_t *mcf)
-{
-    char               *err, *given;
-    size_t              len;
-    PQconninfoOption   *opts, *o;
-
-    err = NULL;
-    opts = PQconninfoParse(ngx_http_cvc_pg.conninfo, &err);
-
-    if (opts == NULL) {
-        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
-                      "cvc pg: cvc_postgres: %s", err ? err : "no memory");
-        PQfreemem(err);
-        return NGX_ERROR;
-    }
-
-    given = NULL;
-
-    for (o = opts; o->keyword != NULL; o++) {
-        if (ngx_strcmp(o->keyword, "options") == 0 && o->val != NULL) {
-            given = o->val;
-        }
-    }
-
-    len = (given ? ngx_strlen(given) + 1 : 0)
-          + sizeof("-c statement_timeout=") - 1 + NGX_INT_T_LEN + 1;
-
-    ngx_http_cvc_pg.options = ngx_pnalloc(cycle->pool, len);
-    if (ngx_http_cvc_pg.options == NULL) {
-        PQconninfoFree(opts);
-        return NGX_ERROR;
-    }
-
-    (void) ngx_sprintf((u_char *) ngx_http_cvc_pg.options,
-                       "%s%s-c statement_timeout=%M%Z",
-                       given ? given : "", given ? " " : "",
-                       mcf->query_timeout);
-
-    PQconninfoFree(opts);
-
-    return NGX_OK;
-}
-
-
 static ngx_int_t
 ngx_http_cvc_pg_connect(ngx_http_cvc_pg_conn_t *pc)
 {
-    ngx_connection_t  *c;
-
-    const char *const  keywords[] = { "dbname", "options", NULL };
-    const char        *values[3];
-
     ngx_http_cvc_metrics_count(NGX_HTTP_CVC_M_PG_CONNECTS, 1);
 
-    /* dbname is the whole conninfo, expanded; options come after it */
-
-    values[0] = ngx_http_cvc_pg.conninfo;
-    values[1] = ngx_http_cvc_pg.options;
-    values[2] = NULL;
-
-    pc->conn = PQconnectStartParams(keywords, values, 1);
-
-    if (pc->conn == NULL) {
-        ngx_log_error(NGX_LOG_ERR, ngx_http_cvc_pg.log, 0,
-                      "cvc pg: PQconnectStart() failed");
-        return NGX_ERROR;
-    }
-
-    if (PQstatus(pc->conn) == CONNECTION_BAD
-        || PQsetnonblocking(pc->conn, 1) != 0)
-    {
-        ngx_log_error(NGX_LOG_ERR, ngx_http_cvc_pg.log, 0,
-                      "cvc pg: connect failed: %s", PQerrorMessage(pc->conn));
-        PQfinish(pc->conn);
-        pc->conn = NULL;
-        return NGX_ERROR;
-    }
-
-    PQsetNoticeProcessor(pc->conn, ngx_http_cvc_pg_notice, NULL);
-
-    c = ngx_http_cvc_conn_get(PQsocket(pc->conn),
-                              ngx_http_cvc_pg_connect_handler, pc,
-                              ngx_http_cvc_pg.log);
-    if (c == NULL) {
-        PQfinish(pc->conn);
-        pc->conn = NULL;
-        return NGX_ERROR;
-    }
-
-    pc->c = c;
-    pc->state = NGX_HTTP_CVC_PG_CONNECTING;
-
-    ngx_add_timer(c->read, ngx_http_cvc_pg.mcf->connect_timeout);
-
-    /* libpq starts by waiting for the socket to be writable */
-
-    if (ngx_http_cvc_conn_want(c, 1, 1) != NGX_OK) {
-        ngx_http_cvc_pg_close(pc);
-        return NGX_ERROR;
-    }
-
-    return NGX_OK;
+    return ngx_http_cvc_pg_conn_open(pc, ngx_http_cvc_pg.conninfo,
+                                     ngx_http_cvc_pg.options,
+                                     ngx_http_cvc_pg_connect_handler,
+                                     ngx_http_cvc_pg.mcf->connect_timeout);
 }
 
 
 static void
 ngx_http_cvc_pg_connect_handler(ngx_event_t *ev)
 {
+    ngx_int_t                rc;
     ngx_connection_t        *c;
     ngx_http_cvc_pg_conn_t  *pc;
 
@@ -398,84 +292,19 @@ ngx_http_cvc_pg_connect_handler(ngx_event_t *ev)
         return;
     }
 
-    if (ngx_http_cvc_pg_poll(pc) != NGX_OK) {
+    rc = ngx_http_cvc_pg_conn_poll(pc, ngx_http_cvc_pg_handler);
+
+    if (rc == NGX_AGAIN) {
+        return;
+    }
+
+    if (rc != NGX_OK) {
         ngx_http_cvc_pg_connect_failed(pc);
-    }
-}
-
-
-static ngx_int_t
-ngx_http_cvc_pg_poll(ngx_http_cvc_pg_conn_t *pc)
-{
-    ngx_msec_t                 timer;
-    ngx_connection_t          *c;
-    PostgresPollingStatusType  status;
-
-    status = PQconnectPoll(pc->conn);
-
-    if (status == PGRES_POLLING_FAILED) {
-        ngx_log_error(NGX_LOG_ERR, ngx_http_cvc_pg.log, 0,
-                      "cvc pg: connect failed: %s", PQerrorMessage(pc->conn));
-        return NGX_ERROR;
+        return;
     }
 
-    if (PQsocket(pc->conn) != pc->c->fd) {
-
-        /* libpq moved to another socket (another address, or SSL retry) */
-
-        timer = pc->c->read->timer_set ? pc->c->read->timer.key : 0;
-
-        ngx_http_cvc_conn_free(pc->c, 1);
-
-        c = ngx_http_cvc_conn_get(PQsocket(pc->conn),
-                                  ngx_http_cvc_pg_connect_handler, pc,
-                                  ngx_http_cvc_pg.log);
-        if (c == NULL) {
-            pc->c = NULL;
-            return NGX_ERROR;
-        }
-
-        pc->c = c;
-
-        if (timer) {
-            ngx_add_timer(c->read, (timer > ngx_current_msec)
-                                   ? timer - ngx_current_msec : 1);
-        }
-    }
-
-    switch (status) {
-
-    case PGRES_POLLING_READING:
-        return ngx_http_cvc_conn_want(pc->c, 1, 0);
-
-    case PGRES_POLLING_WRITING:
-        return ngx_http_cvc_conn_want(pc->c, 1, 1);
-
-    case PGRES_POLLING_OK:
-        break;
-
-    default:
-        return NGX_ERROR;
-    }
-
-    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, ngx_http_cvc_pg.log, 0,
-                   "cvc pg: connected");
-
-    if (pc->c->read->timer_set) {
-        ngx_del_timer(pc->c->read);
-    }
-
-    pc->c->read->handler = ngx_http_cvc_pg_handler;
-    pc->c->write->handler = ngx_http_cvc_pg_handler;
     pc->state = NGX_HTTP_CVC_PG_IDLE;
-
-    if (ngx_http_cvc_conn_want(pc->c, 1, 0) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
     ngx_http_cvc_pg_next(pc);
-
-    return NGX_OK;
 }
 
 
@@ -502,86 +331,17 @@ ngx_http_cvc_pg_connect_failed(ngx_http_cvc_pg_conn_t *pc)
 static void
 ngx_http_cvc_pg_send(ngx_http_cvc_pg_conn_t *pc, ngx_http_cvc_pg_op_t *op)
 {
-    int          ok;
-    u_char       name[NGX_INT_T_LEN + 4];
-    ngx_uint_t   i;
-
     pc->state = NGX_HTTP_CVC_PG_BUSY;
     pc->op = op;
     op->pc = pc;
 
     ngx_http_cvc_metrics_count(NGX_HTTP_CVC_M_PG_QUERIES, 1);
 
-    for (i = 0; i < pc->nprepared; i++) {
-        if (pc->prepared[i] == op->sql) {
-            break;
-        }
-    }
-
-    if (i < pc->nprepared) {
-        ok = (ngx_http_cvc_pg_send_prepared(pc) == NGX_OK);
-
-    } else if (pc->nprepared < NGX_HTTP_CVC_PG_STATEMENTS) {
-
-        /* first met on this connection: prepared, then run (read()) */
-
-        (void) ngx_sprintf(name, "cvc%ui%Z", pc->nprepared);
-
-        pc->preparing = 1;
-        ok = PQsendPrepare(pc->conn, (char *) name, op->sql, op->nparams,
-                           NULL);
-
-    } else {
-        ok = PQsendQueryParams(pc->conn, op->sql, op->nparams, NULL,
-                               op->values, NULL, NULL, 0);
-    }
-
-    if (!ok) {
-        ngx_http_cvc_pg_fail(pc, "sending a query failed");
-        return;
-    }
-
-    ngx_http_cvc_pg_flush(pc);
-}
-
-
-/* runs the statement prepared for pc->op's SQL */
-
-static ngx_int_t
-ngx_http_cvc_pg_send_prepared(ngx_http_cvc_pg_conn_t *pc)
-{
-    u_char                 name[NGX_INT_T_LEN + 4];
-    ngx_uint_t             i;
-    ngx_http_cvc_pg_op_t  *op = pc->op;
-
-    for (i = 0; pc->prepared[i] != op->sql; i++) { /* void */ }
-
-    (void) ngx_sprintf(name, "cvc%ui%Z", i);
-
-    if (!PQsendQueryPrepared(pc->conn, (char *) name, op->nparams,
-                             op->values, NULL, NULL, 0))
+    if (ngx_http_cvc_pg_conn_send(pc, op->sql, op->nparams,
+                                  (const char *const *) op->values)
+        != NGX_OK)
     {
-        return NGX_ERROR;
-    }
-
-    return NGX_OK;
-}
-
-
-static void
-ngx_http_cvc_pg_flush(ngx_http_cvc_pg_conn_t *pc)
-{
-    int  rc;
-
-    rc = PQflush(pc->conn);
-
-    if (rc < 0) {
-        ngx_http_cvc_pg_fail(pc, "PQflush() failed");
-        return;
-    }
-
-    if (ngx_http_cvc_conn_want(pc->c, 1, rc == 1) != NGX_OK) {
-        ngx_http_cvc_pg_fail(pc, "event");
+        ngx_http_cvc_pg_fail(pc);
     }
 }
 
@@ -589,42 +349,18 @@ ngx_http_cvc_pg_flush(ngx_http_cvc_pg_conn_t *pc)
 static void
 ngx_http_cvc_pg_handler(ngx_event_t *ev)
 {
+    ngx_int_t                rc;
     ngx_connection_t        *c;
     ngx_http_cvc_pg_conn_t  *pc;
 
     c = ev->data;
     pc = c->data;
 
-    if (ev->write) {
-        if (pc->state == NGX_HTTP_CVC_PG_BUSY) {
-            ngx_http_cvc_pg_flush(pc);
-
-        } else {
-            (void) ngx_http_cvc_conn_want(c, 1, 0);
-        }
-
-        return;
-    }
-
-    ngx_http_cvc_pg_read(pc);
-}
-
-
-static void
-ngx_http_cvc_pg_read(ngx_http_cvc_pg_conn_t *pc)
-{
-    PGresult  *res;
-
     if (pc->state != NGX_HTTP_CVC_PG_BUSY) {
+        if (ev->write) {
+            (void) ngx_http_cvc_conn_want(c, 1, 0);
 
-        /* an idle connection has nothing to say but that it ends */
-
-        if (!PQconsumeInput(pc->conn)
-            || PQstatus(pc->conn) == CONNECTION_BAD)
-        {
-            ngx_log_error(NGX_LOG_WARN, ngx_http_cvc_pg.log, 0,
-                          "cvc pg: idle connection lost: %s",
-                          PQerrorMessage(pc->conn));
+        } else if (ngx_http_cvc_pg_conn_idle(pc) != NGX_OK) {
             ngx_http_cvc_metrics_count(NGX_HTTP_CVC_M_PG_CONNECT_FAILURES,
                                        1);
             ngx_http_cvc_pg_close(pc);
@@ -633,41 +369,23 @@ ngx_http_cvc_pg_read(ngx_http_cvc_pg_conn_t *pc)
         return;
     }
 
-    if (!PQconsumeInput(pc->conn)) {
-        ngx_http_cvc_pg_fail(pc, "PQconsumeInput() failed");
-        return;
-    }
+    rc = ev->write ? ngx_http_cvc_pg_conn_flush(pc)
+                   : ngx_http_cvc_pg_conn_read(pc);
 
-    while (!PQisBusy(pc->conn)) {
+    if (rc == NGX_ERROR) {
+        ngx_http_cvc_pg_fail(pc);
 
-        res = PQgetResult(pc->conn);
-
-        if (res == NULL) {
-            ngx_http_cvc_pg_complete(pc, NGX_OK);
-            return;
-        }
-
-        /* of several results, an error wins, then the last one */
-
-        if (pc->result != NULL
-            && PQresultStatus(pc->result) == PGRES_FATAL_ERROR)
-        {
-            PQclear(res);
-            continue;
-        }
-
-        PQclear(pc->result);
-        pc->result = res;
-    }
-
-    if (PQstatus(pc->conn) == CONNECTION_BAD) {
-        ngx_http_cvc_pg_fail(pc, "connection lost");
+    } else if (rc == NGX_OK && !ev->write) {
+        ngx_http_cvc_pg_complete(pc);
     }
 }
 
 
+/* the answer: the connection takes the next in the queue first, so that a
+ * handler can't overtake it */
+
 static void
-ngx_http_cvc_pg_complete(ngx_http_cvc_pg_conn_t *pc, ngx_int_t rc)
+ngx_http_cvc_pg_complete(ngx_http_cvc_pg_conn_t *pc)
 {
     PGresult              *res;
     ngx_http_cvc_pg_op_t  *op;
@@ -675,38 +393,13 @@ ngx_http_cvc_pg_complete(ngx_http_cvc_pg_conn_t *pc, ngx_int_t rc)
     op = pc->op;
     res = pc->result;
 
-    if (pc->preparing && op != NULL) {
-        pc->preparing = 0;
-
-        if (res != NULL && PQresultStatus(res) == PGRES_COMMAND_OK) {
-
-            /* prepared: now the query itself */
-
-            PQclear(res);
-            pc->result = NULL;
-            pc->prepared[pc->nprepared++] = op->sql;
-
-            if (ngx_http_cvc_pg_send_prepared(pc) != NGX_OK) {
-                ngx_http_cvc_pg_fail(pc, "PQsendQueryPrepared() failed");
-                return;
-            }
-
-            ngx_http_cvc_pg_flush(pc);
-            return;
-        }
-
-        /* an SQL text that can't be prepared answers as its query would */
-    }
-
     pc->op = NULL;
     pc->result = NULL;
     pc->state = NGX_HTTP_CVC_PG_IDLE;
 
-    /* the next in the queue goes first, so a handler can't overtake it */
-
     ngx_http_cvc_pg_next(pc);
 
-    ngx_http_cvc_pg_end(op, rc, res);
+    ngx_http_cvc_pg_end(op, NGX_OK, res);
 
     PQclear(res);
 }
@@ -737,12 +430,9 @@ ngx_http_cvc_pg_next(ngx_http_cvc_pg_conn_t *pc)
 /* the connection broke with an operation on it */
 
 static void
-ngx_http_cvc_pg_fail(ngx_http_cvc_pg_conn_t *pc, const char *what)
+ngx_http_cvc_pg_fail(ngx_http_cvc_pg_conn_t *pc)
 {
     ngx_http_cvc_pg_op_t  *op;
-
-    ngx_log_error(NGX_LOG_ERR, ngx_http_cvc_pg.log, 0, "cvc pg: %s: %s",
-                  what, PQerrorMessage(pc->conn));
 
     op = pc->op;
 
@@ -770,6 +460,8 @@ ngx_http_cvc_pg_reopen(ngx_http_cvc_pg_conn_t *pc)
 }
 
 
+/* the connection goes; its operation, if any, is no longer on it */
+
 static void
 ngx_http_cvc_pg_close(ngx_http_cvc_pg_conn_t *pc)
 {
@@ -778,27 +470,7 @@ ngx_http_cvc_pg_close(ngx_http_cvc_pg_conn_t *pc)
         pc->op = NULL;
     }
 
-    if (pc->result != NULL) {
-        PQclear(pc->result);
-        pc->result = NULL;
-    }
-
-    if (pc->c != NULL) {
-        ngx_http_cvc_conn_free(pc->c, pc->conn == NULL
-                                      || PQsocket(pc->conn) != pc->c->fd);
-        pc->c = NULL;
-    }
-
-    if (pc->conn != NULL) {
-        PQfinish(pc->conn);
-        pc->conn = NULL;
-    }
-
-    /* a statement lives as long as its session */
-
-    pc->nprepared = 0;
-    pc->preparing = 0;
-    pc->state = NGX_HTTP_CVC_PG_CLOSED;
+    ngx_http_cvc_pg_conn_close(pc);
 }
 
 
@@ -881,14 +553,6 @@ ngx_http_cvc_pg_end(ngx_http_cvc_pg_op_t *op, ngx_int_t rc, PGresult *res)
     }
 
     ngx_free(op);
-}
-
-
-static void
-ngx_http_cvc_pg_notice(void *arg, const char *message)
-{
-    ngx_log_error(NGX_LOG_NOTICE, ngx_http_cvc_pg.log, 0, "cvc pg: %s",
-                  message);
 }
 
 
