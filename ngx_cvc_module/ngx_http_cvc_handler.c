@@ -11,6 +11,11 @@
 #include "ngx_http_cvc_module.h"
 
 
+static ngx_int_t ngx_http_cvc_no_route(ngx_http_request_t *r,
+    ngx_str_t *allow);
+static ngx_int_t ngx_http_cvc_read_body(ngx_http_request_t *r);
+static ngx_int_t ngx_http_cvc_refuse(ngx_http_request_t *r,
+    ngx_uint_t status, const char *code, const char *message);
 static void ngx_http_cvc_body_handler(ngx_http_request_t *r);
 static void ngx_http_cvc_cleanup(void *data);
 
@@ -54,74 +59,20 @@ ngx_http_cvc_handler(ngx_http_request_t *r)
     /* the ops location tells nothing of its routes without the token */
 
     if (lcf->ops && ngx_http_cvc_ops_auth(r) != NGX_OK) {
-        if (ngx_http_discard_request_body(r) != NGX_OK) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        return ngx_http_cvc_send_error(r, NGX_HTTP_UNAUTHORIZED,
-                                       "unauthenticated",
-                                       "The ops token is missing or wrong.",
-                                       NULL);
+        return ngx_http_cvc_refuse(r, NGX_HTTP_UNAUTHORIZED,
+                                   "unauthenticated",
+                                   "The ops token is missing or wrong.");
     }
 
     rc = lcf->metrics ? ngx_http_cvc_metrics_route(r, ctx, &allow)
                       : ngx_http_cvc_route(r, ctx, lcf->ops, &allow);
 
     if (rc != NGX_OK) {
-        if (ngx_http_discard_request_body(r) != NGX_OK) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        if (allow.len == 0) {
-            return ngx_http_cvc_send_error(r, NGX_HTTP_NOT_FOUND, "not_found",
-                                           "No such resource.", NULL);
-        }
-
-        if (ngx_http_cvc_add_header(r, "Allow", &allow) != NGX_OK) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        return ngx_http_cvc_send_error(r, NGX_HTTP_NOT_ALLOWED,
-                                       "method_not_allowed",
-                                       "This method is not allowed here.",
-                                       NULL);
+        return ngx_http_cvc_no_route(r, &allow);
     }
 
     if (r->headers_in.content_length_n > 0 || r->headers_in.chunked) {
-
-        if (ngx_http_cvc_json_content_type(r) != NGX_OK) {
-            if (ngx_http_discard_request_body(r) != NGX_OK) {
-                return NGX_HTTP_INTERNAL_SERVER_ERROR;
-            }
-
-            return ngx_http_cvc_send_error(r,
-                                      NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,
-                                      "unsupported_media_type",
-                                      "The body must be application/json.",
-                                      NULL);
-        }
-
-        if (r->headers_in.content_length_n > NGX_HTTP_CVC_MAX_BODY) {
-            if (ngx_http_discard_request_body(r) != NGX_OK) {
-                return NGX_HTTP_INTERNAL_SERVER_ERROR;
-            }
-
-            return ngx_http_cvc_send_error(r,
-                                      NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
-                                      "payload_too_large",
-                                      "The body is larger than 64 KiB.",
-                                      NULL);
-        }
-
-        r->request_body_in_single_buf = 1;
-
-        rc = ngx_http_read_client_request_body(r, ngx_http_cvc_body_handler);
-
-        if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
-            return rc;
-        }
-
-        return NGX_DONE;
+        return ngx_http_cvc_read_body(r);
     }
 
     if (ngx_http_discard_request_body(r) != NGX_OK) {
@@ -133,6 +84,71 @@ ngx_http_cvc_handler(ngx_http_request_t *r)
     ngx_http_cvc_body_handler(r);
 
     return NGX_DONE;
+}
+
+
+/* no route: 404, or 405 with the path's methods in Allow */
+
+static ngx_int_t
+ngx_http_cvc_no_route(ngx_http_request_t *r, ngx_str_t *allow)
+{
+    if (allow->len == 0) {
+        return ngx_http_cvc_refuse(r, NGX_HTTP_NOT_FOUND, "not_found",
+                                   "No such resource.");
+    }
+
+    if (ngx_http_cvc_add_header(r, "Allow", allow) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_cvc_refuse(r, NGX_HTTP_NOT_ALLOWED, "method_not_allowed",
+                               "This method is not allowed here.");
+}
+
+
+/* a JSON body of at most NGX_HTTP_CVC_MAX_BODY, read in one buffer */
+
+static ngx_int_t
+ngx_http_cvc_read_body(ngx_http_request_t *r)
+{
+    ngx_int_t  rc;
+
+    if (ngx_http_cvc_json_content_type(r) != NGX_OK) {
+        return ngx_http_cvc_refuse(r, NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,
+                                   "unsupported_media_type",
+                                   "The body must be application/json.");
+    }
+
+    if (r->headers_in.content_length_n > NGX_HTTP_CVC_MAX_BODY) {
+        return ngx_http_cvc_refuse(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                                   "payload_too_large",
+                                   "The body is larger than 64 KiB.");
+    }
+
+    r->request_body_in_single_buf = 1;
+
+    rc = ngx_http_read_client_request_body(r, ngx_http_cvc_body_handler);
+
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        return rc;
+    }
+
+    return NGX_DONE;
+}
+
+
+/* an error before the body is read: the body is discarded */
+
+static ngx_int_t
+ngx_http_cvc_refuse(ngx_http_request_t *r, ngx_uint_t status,
+    const char *code, const char *message)
+{
+    if (ngx_http_discard_request_body(r) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_cvc_send_error(r, status, code, message, NULL);
+
 }
 
 

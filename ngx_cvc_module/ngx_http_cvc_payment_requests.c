@@ -12,6 +12,9 @@
 
 static ngx_int_t ngx_http_cvc_pr_body(ngx_http_request_t *r,
     ngx_http_cvc_ctx_t *ctx, json_t *errors);
+static void ngx_http_cvc_pr_pay_by(json_t *body, const char *mode,
+    json_t *errors);
+static void ngx_http_cvc_pr_basket_customer(json_t *body, json_t *errors);
 static ngx_int_t ngx_http_cvc_idempotency_key(ngx_http_request_t *r,
     ngx_str_t *key);
 static ngx_int_t ngx_http_cvc_pr_transition(ngx_http_request_t *r,
@@ -112,11 +115,9 @@ static ngx_int_t
 ngx_http_cvc_pr_body(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
     json_t *errors)
 {
-    u_char      *c;
-    size_t       len;
     json_t      *body, *v;
     json_int_t   n;
-    const char  *mode, *s;
+    const char  *mode;
 
     static const char  *fields[] = { "point_of_sale", "mode", "pay_by",
         "validation_delay_days", "amount", "allow_partial", "basket_number",
@@ -143,6 +144,37 @@ ngx_http_cvc_pr_body(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
 
     mode = ngx_http_cvc_json_enum(body, "mode", modes, 1, errors);
 
+    ngx_http_cvc_pr_pay_by(body, mode, errors);
+
+    (void) ngx_http_cvc_json_int(body, "validation_delay_days", 0, 6, 0,
+                                 errors, &n);
+    (void) ngx_http_cvc_json_int(body, "amount", 1, NGX_HTTP_CVC_MAX_AMOUNT,
+                                 1, errors, &n);
+    (void) ngx_http_cvc_json_bool(body, "allow_partial", errors);
+    (void) ngx_http_cvc_json_bool(body, "remember_notify_email", errors);
+    (void) ngx_http_cvc_json_enum(body, "on_validation_expiry", expiries, 0,
+                                  errors);
+
+    ngx_http_cvc_pr_basket_customer(body, errors);
+
+    (void) ngx_http_cvc_json_string(body, "label", 0, 255, 0, errors);
+    (void) ngx_http_cvc_json_string(body, "customer_reference", 0, 64, 0,
+                                    errors);
+    (void) ngx_http_cvc_json_string(body, "seller_id", 0, 64, 0, errors);
+    (void) ngx_http_cvc_json_email(body, "notify_email", 0, errors);
+
+    return (json_object_size(errors) == 0) ? NGX_OK : NGX_ERROR;
+}
+
+
+/* pay_by: a date for a deferred payment, none for an immediate one */
+
+static void
+ngx_http_cvc_pr_pay_by(json_t *body, const char *mode, json_t *errors)
+{
+    json_t      *v;
+    const char  *s;
+
     v = json_object_get(body, "pay_by");
 
     if (mode != NULL && mode[0] == 'i') {
@@ -159,15 +191,16 @@ ngx_http_cvc_pr_body(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
                                 json_string("must be a date, YYYY-MM-DD"));
         }
     }
+}
 
-    (void) ngx_http_cvc_json_int(body, "validation_delay_days", 0, 6, 0,
-                                 errors, &n);
-    (void) ngx_http_cvc_json_int(body, "amount", 1, NGX_HTTP_CVC_MAX_AMOUNT,
-                                 1, errors, &n);
-    (void) ngx_http_cvc_json_bool(body, "allow_partial", errors);
-    (void) ngx_http_cvc_json_bool(body, "remember_notify_email", errors);
-    (void) ngx_http_cvc_json_enum(body, "on_validation_expiry", expiries, 0,
-                                  errors);
+
+/* basket_number: printable; customer: an 11-digit id or an e-mail */
+
+static void
+ngx_http_cvc_pr_basket_customer(json_t *body, json_t *errors)
+{
+    u_char      *c;
+    const char  *s;
 
     s = ngx_http_cvc_json_string(body, "basket_number", 1, 64, 1, errors);
 
@@ -184,24 +217,14 @@ ngx_http_cvc_pr_body(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
 
     s = ngx_http_cvc_json_string(body, "customer", 1, 254, 1, errors);
 
-    if (s != NULL) {
-        len = ngx_strlen(s);
-
-        if (!ngx_http_cvc_is_digits(s, len, 11) && ngx_strchr(s, '@') == NULL)
-        {
-            json_object_set_new(errors, "customer",
-                                json_string("must be an 11-digit id or an "
-                                            "e-mail"));
-        }
+    if (s != NULL
+        && !ngx_http_cvc_is_digits(s, ngx_strlen(s), 11)
+        && ngx_strchr(s, '@') == NULL)
+    {
+        json_object_set_new(errors, "customer",
+                            json_string("must be an 11-digit id or an "
+                                        "e-mail"));
     }
-
-    (void) ngx_http_cvc_json_string(body, "label", 0, 255, 0, errors);
-    (void) ngx_http_cvc_json_string(body, "customer_reference", 0, 64, 0,
-                                    errors);
-    (void) ngx_http_cvc_json_string(body, "seller_id", 0, 64, 0, errors);
-    (void) ngx_http_cvc_json_email(body, "notify_email", 0, errors);
-
-    return (json_object_size(errors) == 0) ? NGX_OK : NGX_ERROR;
 }
 
 

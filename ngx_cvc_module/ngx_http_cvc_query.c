@@ -10,6 +10,12 @@
 #include "ngx_http_cvc_module.h"
 
 
+static u_char *ngx_http_cvc_query_decode(ngx_http_request_t *r, u_char *eq,
+    u_char *amp, u_char **end);
+static ngx_int_t ngx_http_cvc_query_list(const ngx_http_cvc_param_t *s,
+    json_t *params, u_char *value, u_char *end);
+static ngx_int_t ngx_http_cvc_query_one(const ngx_http_cvc_param_t *s,
+    json_t *params, u_char *value, u_char *end);
 static ngx_int_t ngx_http_cvc_query_value(const ngx_http_cvc_param_t *p,
     u_char *v, size_t len);
 
@@ -23,10 +29,8 @@ ngx_int_t
 ngx_http_cvc_query(ngx_http_request_t *r, const ngx_http_cvc_param_t *spec,
     json_t *params, const char **bad)
 {
-    u_char                      *p, *last, *amp, *eq, *name, *value, *end;
-    u_char                      *src;
-    size_t                       nlen, len, i;
-    json_t                      *v, *a;
+    u_char                      *p, *last, *amp, *eq, *value, *end;
+    ngx_int_t                    rc;
     const ngx_http_cvc_param_t  *s;
 
     /* no query string: args.data is NULL, with no end to point at */
@@ -38,7 +42,7 @@ ngx_http_cvc_query(ngx_http_request_t *r, const ngx_http_cvc_param_t *spec,
     p = r->args.data;
     last = r->args.data + r->args.len;
 
-    while (p < last) {
+    for ( /* void */ ; p < last; p = amp) {
 
         amp = ngx_strlchr(p, last, '&');
         if (amp == NULL) {
@@ -46,7 +50,7 @@ ngx_http_cvc_query(ngx_http_request_t *r, const ngx_http_cvc_param_t *spec,
         }
 
         if (amp == p) {
-            p++;
+            amp++;
             continue;
         }
 
@@ -55,12 +59,9 @@ ngx_http_cvc_query(ngx_http_request_t *r, const ngx_http_cvc_param_t *spec,
             eq = amp;
         }
 
-        nlen = eq - p;
-        name = p;
-
         for (s = spec; s->name != NULL; s++) {
-            if (ngx_strlen(s->name) == nlen
-                && ngx_strncmp(s->name, name, nlen) == 0)
+            if (ngx_strlen(s->name) == (size_t) (eq - p)
+                && ngx_strncmp(s->name, p, eq - p) == 0)
             {
                 break;
             }
@@ -73,66 +74,108 @@ ngx_http_cvc_query(ngx_http_request_t *r, const ngx_http_cvc_param_t *spec,
 
         *bad = s->name;
 
-        /* the value, %-decoded ("+" is a space in a query string) */
-
-        len = (eq < amp) ? (size_t) (amp - (eq + 1)) : 0;
-
-        value = ngx_pnalloc(r->pool, len + 1);
+        value = ngx_http_cvc_query_decode(r, eq, amp, &end);
         if (value == NULL) {
             return NGX_ERROR;
         }
 
-        for (i = 0; i < len; i++) {
-            value[i] = (eq[1 + i] == '+') ? ' ' : eq[1 + i];
+        rc = s->repeat ? ngx_http_cvc_query_list(s, params, value, end)
+                       : ngx_http_cvc_query_one(s, params, value, end);
+
+        if (rc != NGX_OK) {
+            return rc;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/* the value after eq, up to amp, %-decoded ("+" is a space in a query
+ * string), in a copy that ends at *end */
+
+static u_char *
+ngx_http_cvc_query_decode(ngx_http_request_t *r, u_char *eq, u_char *amp,
+    u_char **end)
+{
+    u_char  *value, *src;
+    size_t   len, i;
+
+    len = (eq < amp) ? (size_t) (amp - (eq + 1)) : 0;
+
+    value = ngx_pnalloc(r->pool, len + 1);
+    if (value == NULL) {
+        return NULL;
+    }
+
+    for (i = 0; i < len; i++) {
+        value[i] = (eq[1 + i] == '+') ? ' ' : eq[1 + i];
+    }
+
+    src = value;
+    *end = value;
+    ngx_unescape_uri(end, &src, len, 0);
+
+    return value;
+}
+
+
+/* a repeatable parameter: each comma-separated value counts */
+
+static ngx_int_t
+ngx_http_cvc_query_list(const ngx_http_cvc_param_t *s, json_t *params,
+    u_char *value, u_char *end)
+{
+    u_char  *item, *comma;
+    json_t  *a;
+
+    a = json_object_get(params, s->name);
+
+    if (a == NULL) {
+        a = json_array();
+        if (a == NULL || json_object_set_new(params, s->name, a)) {
+            return NGX_ERROR;
+        }
+    }
+
+    for (item = value; item <= end; item = comma + 1) {
+        comma = ngx_strlchr(item, end, ',');
+        if (comma == NULL) {
+            comma = end;
         }
 
-        src = value;
-        end = value;
-        ngx_unescape_uri(&end, &src, len, 0);
-        p = amp;
-
-        /* each comma-separated value of a repeatable parameter counts */
-
-        if (s->repeat) {
-            a = json_object_get(params, s->name);
-
-            if (a == NULL) {
-                a = json_array();
-                if (a == NULL || json_object_set_new(params, s->name, a)) {
-                    return NGX_ERROR;
-                }
-            }
-
-            for (name = value; name <= end; name = eq + 1) {
-                eq = ngx_strlchr(name, end, ',');
-                if (eq == NULL) {
-                    eq = end;
-                }
-
-                if (ngx_http_cvc_query_value(s, name, eq - name) != NGX_OK
-                    || json_array_append_new(a,
-                           json_stringn((char *) name, eq - name)) != 0)
-                {
-                    return NGX_DECLINED;
-                }
-            }
-
-            continue;
-        }
-
-        if (json_object_get(params, s->name) != NULL
-            || ngx_http_cvc_query_value(s, value, end - value) != NGX_OK)
+        if (ngx_http_cvc_query_value(s, item, comma - item) != NGX_OK
+            || json_array_append_new(a,
+                   json_stringn((char *) item, comma - item)) != 0)
         {
             return NGX_DECLINED;
         }
+    }
 
-        v = (s->type == NGX_HTTP_CVC_PARAM_INT)
-            ? json_integer(ngx_atoi(value, end - value))
-            : json_stringn((char *) value, end - value);
+    return NGX_OK;
+}
 
-        if (v == NULL || json_object_set_new(params, s->name, v) != 0) {
-            return NGX_DECLINED;
-        }
+
+/* a parameter given once */
+
+static ngx_int_t
+ngx_http_cvc_query_one(const ngx_http_cvc_param_t *s, json_t *params,
+    u_char *value, u_char *end)
+{
+    json_t  *v;
+
+    if (json_object_get(params, s->name) != NULL
+        || ngx_http_cvc_query_value(s, value, end - value) != NGX_OK)
+    {
+        return NGX_DECLINED;
+    }
+
+    v = (s->type == NGX_HTTP_CVC_PARAM_INT)
+        ? json_integer(ngx_atoi(value, end - value))
+        : json_stringn((char *) value, end - value);
+
+    if (v == NULL || json_object_set_new(params, s->name, v) != 0) {
+        return NGX_DECLINED;
     }
 
     return NGX_OK;
