@@ -175,7 +175,7 @@ setup_session(ngx_fuzz_req_t *fr, ngx_uint_t flags)
 {
     static ngx_http_cvc_route_t  route = {
         NGX_HTTP_GET|NGX_HTTP_HEAD|NGX_HTTP_POST, "/api/v1/fuzz",
-        ngx_http_cvc_merchant_me, NGX_HTTP_CVC_ANYONE
+        ngx_http_cvc_merchant_me, NGX_HTTP_CVC_ANYONE, 0
     };
 
     fr->ctx->route = &route;

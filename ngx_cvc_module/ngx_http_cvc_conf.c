@@ -134,6 +134,12 @@ ngx_http_cvc_init_main_conf(ngx_conf_t *cf, void *conf)
         return NGX_CONF_OK;
     }
 
+    if (ngx_http_cvc_route_nth(NGX_HTTP_CVC_MAX_ROUTES) != NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "cvc: more routes than NGX_HTTP_CVC_MAX_ROUTES");
+        return NGX_CONF_ERROR;
+    }
+
     if (ngx_http_cvc_metrics_conf(cf, mcf) != NGX_OK) {
         return NGX_CONF_ERROR;
     }

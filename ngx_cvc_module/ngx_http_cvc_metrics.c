@@ -14,7 +14,6 @@
 
 static ngx_int_t ngx_http_cvc_metrics_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
-static void ngx_http_cvc_metrics_event(const ngx_http_cvc_route_t *rt);
 
 
 #define NGX_HTTP_CVC_METRIC(name, family, labels, help)                      \
@@ -47,12 +46,6 @@ ngx_http_cvc_metrics_conf(ngx_conf_t *cf, ngx_http_cvc_main_conf_t *mcf)
     ngx_shm_zone_t    *zone;
 
     static ngx_str_t  name = ngx_string("cvc_metrics");
-
-    if (ngx_http_cvc_route_nth(NGX_HTTP_CVC_MAX_ROUTES) != NULL) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "cvc: more routes than NGX_HTTP_CVC_MAX_ROUTES");
-        return NGX_ERROR;
-    }
 
     size = ngx_align(sizeof(ngx_http_cvc_metrics_sh_t), ngx_pagesize)
            + 8 * ngx_pagesize;
@@ -206,7 +199,7 @@ ngx_http_cvc_metrics_log(ngx_http_request_t *r)
     ctx = ngx_http_get_module_ctx(r, ngx_http_cvc_module);
 
     route = (ctx != NULL && ctx->route != NULL)
-            ? ngx_http_cvc_route_number(ctx->route) : NGX_HTTP_CVC_MAX_ROUTES;
+            ? ctx->route_number : NGX_HTTP_CVC_MAX_ROUTES;
 
     /* as nginx's $status */
 
@@ -227,38 +220,14 @@ ngx_http_cvc_metrics_log(ngx_http_request_t *r)
     (void) ngx_atomic_fetch_add(&ngx_http_cvc_metrics->requests[route][class],
                                 1);
 
-    if (class == 1 && route < NGX_HTTP_CVC_MAX_ROUTES) {
-        ngx_http_cvc_metrics_event(ctx->route);
+    /* a payment request's transition, by the route that made it */
+
+    if (class == 1 && route < NGX_HTTP_CVC_MAX_ROUTES && ctx->route->event) {
+        ngx_http_cvc_metrics_count(ctx->route->event - 1, 1);
     }
+
     (void) ngx_atomic_fetch_add(&ngx_http_cvc_metrics->latency[route][b], 1);
     (void) ngx_atomic_fetch_add(&ngx_http_cvc_metrics->latency_ms[route], ms);
 
     return NGX_OK;
-}
-
-
-/* a payment request's transition, by the route that made it (a 2xx) */
-
-static void
-ngx_http_cvc_metrics_event(const ngx_http_cvc_route_t *rt)
-{
-    ngx_uint_t  i;
-
-    static const struct {
-        ngx_http_cvc_route_handler_pt  handler;
-        ngx_uint_t                     counter;
-    } events[] = {
-        { ngx_http_cvc_pr_create, NGX_HTTP_CVC_M_PR_CREATED },
-        { ngx_http_cvc_customer_pay, NGX_HTTP_CVC_M_PR_PAID },
-        { ngx_http_cvc_customer_refuse, NGX_HTTP_CVC_M_PR_REFUSED },
-        { ngx_http_cvc_pr_confirm, NGX_HTTP_CVC_M_PR_CONFIRMED },
-        { ngx_http_cvc_pr_cancel, NGX_HTTP_CVC_M_PR_CANCELLED }
-    };
-
-    for (i = 0; i < sizeof(events) / sizeof(events[0]); i++) {
-        if (rt->handler == events[i].handler) {
-            ngx_http_cvc_metrics_count(events[i].counter, 1);
-            return;
-        }
-    }
 }

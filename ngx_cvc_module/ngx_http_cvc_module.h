@@ -283,11 +283,15 @@ enum {
 #define NGX_HTTP_CVC_ANYONE     (NGX_HTTP_CVC_PARTNER|NGX_HTTP_CVC_CUSTOMER)
 
 
+/* the payment-request event a route's 2xx is, for the metrics (0: none) */
+#define NGX_HTTP_CVC_EVENT(name)  (NGX_HTTP_CVC_M_##name + 1)
+
 typedef struct {
     ngx_uint_t                      methods;
     const char                     *pattern;
     ngx_http_cvc_route_handler_pt   handler;
     ngx_uint_t                      callers;
+    ngx_uint_t                      event;
 } ngx_http_cvc_route_t;
 
 
@@ -334,6 +338,7 @@ struct ngx_http_cvc_ctx_s {
     ngx_http_request_t             *request;
     ngx_str_t                       request_id;
     const ngx_http_cvc_route_t     *route;
+    ngx_uint_t                      route_number;   /* in the table */
     ngx_str_t                       params[NGX_HTTP_CVC_MAX_PARAMS];
     ngx_uint_t                      nparams;
     json_t                         *body;
@@ -411,7 +416,6 @@ void ngx_http_cvc_finalize(ngx_http_request_t *r, ngx_int_t rc);
 
 /* ngx_http_cvc_router.c */
 const ngx_http_cvc_route_t *ngx_http_cvc_route_nth(ngx_uint_t n);
-ngx_uint_t ngx_http_cvc_route_number(const ngx_http_cvc_route_t *rt);
 const char *ngx_http_cvc_route_method(const ngx_http_cvc_route_t *rt);
 ngx_int_t ngx_http_cvc_route(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
     ngx_flag_t ops, ngx_str_t *allow);

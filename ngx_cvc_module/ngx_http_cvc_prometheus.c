@@ -101,7 +101,7 @@ ngx_http_cvc_prometheus_gauges(void)
 
 static const ngx_http_cvc_route_t  ngx_http_cvc_metrics_only = {
     NGX_HTTP_GET|NGX_HTTP_HEAD, "", ngx_http_cvc_metrics_handler,
-    NGX_HTTP_CVC_PUBLIC
+    NGX_HTTP_CVC_PUBLIC, 0
 };
 
 

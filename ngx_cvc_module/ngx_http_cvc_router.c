@@ -20,143 +20,148 @@
 static const ngx_http_cvc_route_t  ngx_http_cvc_routes[] = {
 
     { NGX_HTTP_CVC_GET, NGX_HTTP_CVC_API "/health",
-      ngx_http_cvc_health, NGX_HTTP_CVC_PUBLIC },
+      ngx_http_cvc_health, NGX_HTTP_CVC_PUBLIC, 0 },
 
     { NGX_HTTP_CVC_GET, NGX_HTTP_CVC_API "/health/ready",
-      ngx_http_cvc_ready, NGX_HTTP_CVC_PUBLIC },
+      ngx_http_cvc_ready, NGX_HTTP_CVC_PUBLIC, 0 },
 
     /* merchants */
 
     { NGX_HTTP_POST, NGX_HTTP_CVC_API "/merchant/sessions",
-      ngx_http_cvc_merchant_login, NGX_HTTP_CVC_PUBLIC },
+      ngx_http_cvc_merchant_login, NGX_HTTP_CVC_PUBLIC, 0 },
 
     { NGX_HTTP_DELETE, NGX_HTTP_CVC_API "/merchant/sessions/current",
-      ngx_http_cvc_logout, NGX_HTTP_CVC_MERCHANT },
+      ngx_http_cvc_logout, NGX_HTTP_CVC_MERCHANT, 0 },
 
     { NGX_HTTP_CVC_GET, NGX_HTTP_CVC_API "/merchant/me",
-      ngx_http_cvc_merchant_me, NGX_HTTP_CVC_MERCHANT },
+      ngx_http_cvc_merchant_me, NGX_HTTP_CVC_MERCHANT, 0 },
 
     { NGX_HTTP_POST, NGX_HTTP_CVC_API "/merchant/password-resets",
-      ngx_http_cvc_reset_request, NGX_HTTP_CVC_PUBLIC },
+      ngx_http_cvc_reset_request, NGX_HTTP_CVC_PUBLIC, 0 },
 
     { NGX_HTTP_POST, NGX_HTTP_CVC_API "/merchant/password-resets/confirm",
-      ngx_http_cvc_reset_confirm, NGX_HTTP_CVC_PUBLIC },
+      ngx_http_cvc_reset_confirm, NGX_HTTP_CVC_PUBLIC, 0 },
 
     { NGX_HTTP_CVC_GET, NGX_HTTP_CVC_API "/points-of-sale",
-      ngx_http_cvc_pos_list, NGX_HTTP_CVC_MERCHANT },
+      ngx_http_cvc_pos_list, NGX_HTTP_CVC_MERCHANT, 0 },
 
     { NGX_HTTP_POST, NGX_HTTP_CVC_POS_PATH "/api-keys",
-      ngx_http_cvc_api_key_create, NGX_HTTP_CVC_MERCHANT },
+      ngx_http_cvc_api_key_create, NGX_HTTP_CVC_MERCHANT, 0 },
 
     { NGX_HTTP_CVC_GET, NGX_HTTP_CVC_POS_PATH "/api-keys",
-      ngx_http_cvc_api_keys_list, NGX_HTTP_CVC_MERCHANT },
+      ngx_http_cvc_api_keys_list, NGX_HTTP_CVC_MERCHANT, 0 },
 
     { NGX_HTTP_DELETE, NGX_HTTP_CVC_POS_PATH "/api-keys/{id}",
-      ngx_http_cvc_api_key_revoke, NGX_HTTP_CVC_MERCHANT },
+      ngx_http_cvc_api_key_revoke, NGX_HTTP_CVC_MERCHANT, 0 },
 
     { NGX_HTTP_PUT, NGX_HTTP_CVC_POS_PATH "/webhook",
-      ngx_http_cvc_webhook_put, NGX_HTTP_CVC_MERCHANT },
+      ngx_http_cvc_webhook_put, NGX_HTTP_CVC_MERCHANT, 0 },
 
     { NGX_HTTP_CVC_GET, NGX_HTTP_CVC_POS_PATH "/webhook",
-      ngx_http_cvc_webhook_get, NGX_HTTP_CVC_MERCHANT },
+      ngx_http_cvc_webhook_get, NGX_HTTP_CVC_MERCHANT, 0 },
 
     { NGX_HTTP_DELETE, NGX_HTTP_CVC_POS_PATH "/webhook",
-      ngx_http_cvc_webhook_delete, NGX_HTTP_CVC_MERCHANT },
+      ngx_http_cvc_webhook_delete, NGX_HTTP_CVC_MERCHANT, 0 },
 
     /* payment requests */
 
     { NGX_HTTP_POST, NGX_HTTP_CVC_API "/payment-requests",
-      ngx_http_cvc_pr_create, NGX_HTTP_CVC_PARTNER },
+      ngx_http_cvc_pr_create, NGX_HTTP_CVC_PARTNER,
+      NGX_HTTP_CVC_EVENT(PR_CREATED) },
 
     { NGX_HTTP_CVC_GET, NGX_HTTP_CVC_API "/payment-requests",
-      ngx_http_cvc_pr_list, NGX_HTTP_CVC_PARTNER },
+      ngx_http_cvc_pr_list, NGX_HTTP_CVC_PARTNER, 0 },
 
     { NGX_HTTP_CVC_GET, NGX_HTTP_CVC_API "/payment-requests/export",
-      ngx_http_cvc_pr_export, NGX_HTTP_CVC_PARTNER },
+      ngx_http_cvc_pr_export, NGX_HTTP_CVC_PARTNER, 0 },
 
     { NGX_HTTP_CVC_GET, NGX_HTTP_CVC_API "/payment-requests/{id}",
-      ngx_http_cvc_pr_get, NGX_HTTP_CVC_PARTNER },
+      ngx_http_cvc_pr_get, NGX_HTTP_CVC_PARTNER, 0 },
 
     { NGX_HTTP_POST, NGX_HTTP_CVC_API "/payment-requests/{id}/confirm",
-      ngx_http_cvc_pr_confirm, NGX_HTTP_CVC_PARTNER },
+      ngx_http_cvc_pr_confirm, NGX_HTTP_CVC_PARTNER,
+      NGX_HTTP_CVC_EVENT(PR_CONFIRMED) },
 
     { NGX_HTTP_POST, NGX_HTTP_CVC_API "/payment-requests/{id}/cancel",
-      ngx_http_cvc_pr_cancel, NGX_HTTP_CVC_PARTNER },
+      ngx_http_cvc_pr_cancel, NGX_HTTP_CVC_PARTNER,
+      NGX_HTTP_CVC_EVENT(PR_CANCELLED) },
 
     { NGX_HTTP_CVC_GET, NGX_HTTP_CVC_POS_PATH "/webhook/deliveries",
-      ngx_http_cvc_webhook_deliveries, NGX_HTTP_CVC_MERCHANT },
+      ngx_http_cvc_webhook_deliveries, NGX_HTTP_CVC_MERCHANT, 0 },
 
     { NGX_HTTP_POST, NGX_HTTP_CVC_POS_PATH "/webhook/deliveries/{id}/retry",
-      ngx_http_cvc_webhook_retry, NGX_HTTP_CVC_MERCHANT },
+      ngx_http_cvc_webhook_retry, NGX_HTTP_CVC_MERCHANT, 0 },
 
     /* payouts */
 
     { NGX_HTTP_CVC_GET, NGX_HTTP_CVC_API "/payouts",
-      ngx_http_cvc_payouts_list, NGX_HTTP_CVC_PARTNER },
+      ngx_http_cvc_payouts_list, NGX_HTTP_CVC_PARTNER, 0 },
 
     { NGX_HTTP_CVC_GET, NGX_HTTP_CVC_API "/payouts/{id}",
-      ngx_http_cvc_payout_get, NGX_HTTP_CVC_PARTNER },
+      ngx_http_cvc_payout_get, NGX_HTTP_CVC_PARTNER, 0 },
 
     { NGX_HTTP_CVC_GET, NGX_HTTP_CVC_API "/payouts/{id}/export",
-      ngx_http_cvc_payout_export, NGX_HTTP_CVC_PARTNER },
+      ngx_http_cvc_payout_export, NGX_HTTP_CVC_PARTNER, 0 },
 
     { NGX_HTTP_CVC_GET, NGX_HTTP_CVC_API "/business-days",
-      ngx_http_cvc_business_days, NGX_HTTP_CVC_ANYONE },
+      ngx_http_cvc_business_days, NGX_HTTP_CVC_ANYONE, 0 },
 
     /* customers */
 
     { NGX_HTTP_POST, NGX_HTTP_CVC_API "/customer/sessions",
-      ngx_http_cvc_customer_login, NGX_HTTP_CVC_PUBLIC },
+      ngx_http_cvc_customer_login, NGX_HTTP_CVC_PUBLIC, 0 },
 
     { NGX_HTTP_DELETE, NGX_HTTP_CVC_API "/customer/sessions/current",
-      ngx_http_cvc_logout, NGX_HTTP_CVC_CUSTOMER },
+      ngx_http_cvc_logout, NGX_HTTP_CVC_CUSTOMER, 0 },
 
     { NGX_HTTP_CVC_GET, NGX_HTTP_CVC_API "/customer/me",
-      ngx_http_cvc_customer_me, NGX_HTTP_CVC_CUSTOMER },
+      ngx_http_cvc_customer_me, NGX_HTTP_CVC_CUSTOMER, 0 },
 
     { NGX_HTTP_PUT, NGX_HTTP_CVC_API "/customer/payment-code",
-      ngx_http_cvc_payment_code, NGX_HTTP_CVC_CUSTOMER },
+      ngx_http_cvc_payment_code, NGX_HTTP_CVC_CUSTOMER, 0 },
 
     { NGX_HTTP_CVC_GET, NGX_HTTP_CVC_API "/customer/payment-requests",
-      ngx_http_cvc_customer_prs, NGX_HTTP_CVC_CUSTOMER },
+      ngx_http_cvc_customer_prs, NGX_HTTP_CVC_CUSTOMER, 0 },
 
     { NGX_HTTP_POST, NGX_HTTP_CVC_API "/customer/payment-requests/{id}/pay",
-      ngx_http_cvc_customer_pay, NGX_HTTP_CVC_CUSTOMER },
+      ngx_http_cvc_customer_pay, NGX_HTTP_CVC_CUSTOMER,
+      NGX_HTTP_CVC_EVENT(PR_PAID) },
 
     { NGX_HTTP_POST,
       NGX_HTTP_CVC_API "/customer/payment-requests/{id}/refuse",
-      ngx_http_cvc_customer_refuse, NGX_HTTP_CVC_CUSTOMER },
+      ngx_http_cvc_customer_refuse, NGX_HTTP_CVC_CUSTOMER,
+      NGX_HTTP_CVC_EVENT(PR_REFUSED) },
 
     { NGX_HTTP_CVC_GET, NGX_HTTP_CVC_API "/customer/transactions",
-      ngx_http_cvc_customer_transactions, NGX_HTTP_CVC_CUSTOMER },
+      ngx_http_cvc_customer_transactions, NGX_HTTP_CVC_CUSTOMER, 0 },
 
     { NGX_HTTP_CVC_GET, NGX_HTTP_CVC_API "/customer/notifications",
-      ngx_http_cvc_customer_notifications, NGX_HTTP_CVC_CUSTOMER },
+      ngx_http_cvc_customer_notifications, NGX_HTTP_CVC_CUSTOMER, 0 },
 
     /* the operator */
 
     { NGX_HTTP_POST, "/ops/v1/conventions",
-      ngx_http_cvc_ops_convention, NGX_HTTP_CVC_OPS },
+      ngx_http_cvc_ops_convention, NGX_HTTP_CVC_OPS, 0 },
 
     { NGX_HTTP_POST, "/ops/v1/points-of-sale",
-      ngx_http_cvc_ops_pos, NGX_HTTP_CVC_OPS },
+      ngx_http_cvc_ops_pos, NGX_HTTP_CVC_OPS, 0 },
 
     { NGX_HTTP_POST, "/ops/v1/beneficiaries",
-      ngx_http_cvc_ops_beneficiary, NGX_HTTP_CVC_OPS },
+      ngx_http_cvc_ops_beneficiary, NGX_HTTP_CVC_OPS, 0 },
 
     { NGX_HTTP_POST, "/ops/v1/beneficiaries/{id}/credits",
-      ngx_http_cvc_ops_credit, NGX_HTTP_CVC_OPS },
+      ngx_http_cvc_ops_credit, NGX_HTTP_CVC_OPS, 0 },
 
     { NGX_HTTP_POST, "/ops/v1/beneficiaries/{id}/unlock",
-      ngx_http_cvc_ops_unlock, NGX_HTTP_CVC_OPS },
+      ngx_http_cvc_ops_unlock, NGX_HTTP_CVC_OPS, 0 },
 
     { NGX_HTTP_PUT, "/ops/v1/clock",
-      ngx_http_cvc_ops_clock_set, NGX_HTTP_CVC_CLOCK },
+      ngx_http_cvc_ops_clock_set, NGX_HTTP_CVC_CLOCK, 0 },
 
     { NGX_HTTP_DELETE, "/ops/v1/clock",
-      ngx_http_cvc_ops_clock_clear, NGX_HTTP_CVC_CLOCK },
+      ngx_http_cvc_ops_clock_clear, NGX_HTTP_CVC_CLOCK, 0 },
 
-    { 0, NULL, NULL, 0 }
+    { 0, NULL, NULL, 0, 0 }
 };
 
 #define NGX_HTTP_CVC_NROUTES                                                 \
@@ -233,6 +238,7 @@ ngx_http_cvc_route(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
         }
 
         ctx->route = rt;
+        ctx->route_number = rt - ngx_http_cvc_routes;
         ctx->nparams = nparams;
         ngx_memcpy(ctx->params, params, nparams * sizeof(ngx_str_t));
 
@@ -278,13 +284,6 @@ ngx_http_cvc_route_nth(ngx_uint_t n)
 {
     return (n < NGX_HTTP_CVC_NROUTES && ngx_http_cvc_routes[n].pattern != NULL)
            ? &ngx_http_cvc_routes[n] : NULL;
-}
-
-
-ngx_uint_t
-ngx_http_cvc_route_number(const ngx_http_cvc_route_t *rt)
-{
-    return rt - ngx_http_cvc_routes;
 }
 
 
