@@ -36,6 +36,8 @@ static ngx_int_t ngx_http_cvc_export_csv(ngx_http_cvc_export_ctx_t *ex,
 static void ngx_http_cvc_export_csv_field(FILE *out, const char *s);
 static ngx_int_t ngx_http_cvc_export_xlsx(ngx_http_cvc_export_ctx_t *ex,
     PGconn *conn, const char *path);
+static PGresult *ngx_http_cvc_export_next(ngx_http_cvc_export_ctx_t *ex,
+    PGconn *conn, int *ok);
 static PGresult *ngx_http_cvc_export_row(ngx_http_cvc_export_ctx_t *ex,
     PGconn *conn);
 
@@ -308,15 +310,7 @@ ngx_http_cvc_export_csv(ngx_http_cvc_export_ctx_t *ex, PGconn *conn,
 
     ok = 1;
 
-    /* every result is read, an error's too: the connection is kept then */
-
-    while ((res = ngx_http_cvc_export_row(ex, conn)) != NULL) {
-
-        if (PQresultStatus(res) != PGRES_SINGLE_TUPLE) {
-            ok = ok && (PQresultStatus(res) == PGRES_TUPLES_OK);
-            PQclear(res);
-            continue;
-        }
+    while ((res = ngx_http_cvc_export_next(ex, conn, &ok)) != NULL) {
 
         for (i = 0, col = ex->columns; col->name != NULL; i++, col++) {
 
@@ -419,13 +413,7 @@ ngx_http_cvc_export_xlsx(ngx_http_cvc_export_ctx_t *ex, PGconn *conn,
     row = 1;
     ok = 1;
 
-    while ((res = ngx_http_cvc_export_row(ex, conn)) != NULL) {
-
-        if (PQresultStatus(res) != PGRES_SINGLE_TUPLE) {
-            ok = ok && (PQresultStatus(res) == PGRES_TUPLES_OK);
-            PQclear(res);
-            continue;
-        }
+    while ((res = ngx_http_cvc_export_next(ex, conn, &ok)) != NULL) {
 
         for (i = 0, col = ex->columns; col->name != NULL; i++, col++) {
             if (PQgetisnull(res, 0, i)) {
@@ -454,6 +442,31 @@ ngx_http_cvc_export_xlsx(ngx_http_cvc_export_ctx_t *ex, PGconn *conn,
     }
 
     return (ok && ex->status == 0) ? NGX_OK : NGX_ERROR;
+}
+
+
+/*
+ * The next row, NULL at the end.  Every result is read, an error's too, so
+ * that the connection can be kept; *ok turns 0 when the query failed.
+ */
+
+static PGresult *
+ngx_http_cvc_export_next(ngx_http_cvc_export_ctx_t *ex, PGconn *conn,
+    int *ok)
+{
+    PGresult  *res;
+
+    while ((res = ngx_http_cvc_export_row(ex, conn)) != NULL) {
+
+        if (PQresultStatus(res) == PGRES_SINGLE_TUPLE) {
+            return res;
+        }
+
+        *ok = *ok && (PQresultStatus(res) == PGRES_TUPLES_OK);
+        PQclear(res);
+    }
+
+    return NULL;
 }
 
 

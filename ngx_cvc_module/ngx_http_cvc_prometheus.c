@@ -33,6 +33,9 @@ static u_char *ngx_http_cvc_prometheus_outbox(u_char *p, u_char *last,
     json_t *state);
 static ngx_int_t ngx_http_cvc_prometheus_labels(ngx_uint_t i,
     const char **method, const char **route);
+static u_char *ngx_http_cvc_prometheus_sample(u_char *p, u_char *last,
+    const ngx_http_cvc_metric_t *mt, const char *type, const char **prev,
+    ngx_atomic_uint_t value);
 static u_char *ngx_http_cvc_prometheus_family(u_char *p, u_char *last,
     const char *family, const char *type, const char *help);
 
@@ -276,15 +279,8 @@ ngx_http_cvc_prometheus_counters(u_char *p, u_char *last,
     for (k = 0; k < NGX_HTTP_CVC_NCOUNTERS; k++) {
         mt = &ngx_http_cvc_counter_names[k];
 
-        if (prev == NULL || ngx_strcmp(prev, mt->family) != 0) {
-            p = ngx_http_cvc_prometheus_family(p, last, mt->family, "counter",
-                                               mt->help);
-            prev = mt->family;
-        }
-
-        p = ngx_slprintf(p, last, "%s%s%s%s %uA\n", mt->family,
-                         mt->labels[0] ? "{" : "", mt->labels,
-                         mt->labels[0] ? "}" : "", m->counters[k]);
+        p = ngx_http_cvc_prometheus_sample(p, last, mt, "counter", &prev,
+                                           m->counters[k]);
     }
 
     return p;
@@ -320,15 +316,7 @@ ngx_http_cvc_prometheus_workers(u_char *p, u_char *last,
             }
         }
 
-        if (prev == NULL || ngx_strcmp(prev, mt->family) != 0) {
-            p = ngx_http_cvc_prometheus_family(p, last, mt->family, "gauge",
-                                               mt->help);
-            prev = mt->family;
-        }
-
-        p = ngx_slprintf(p, last, "%s%s%s%s %uA\n", mt->family,
-                         mt->labels[0] ? "{" : "", mt->labels,
-                         mt->labels[0] ? "}" : "", g);
+        p = ngx_http_cvc_prometheus_sample(p, last, mt, "gauge", &prev, g);
     }
 
     return p;
@@ -433,6 +421,26 @@ ngx_http_cvc_prometheus_labels(ngx_uint_t i, const char **method,
     *route = rt->pattern;
 
     return NGX_OK;
+}
+
+
+/* a sample of a family of the table, after the family's HELP and TYPE when
+ * it is the first of it (*prev: the family before) */
+
+static u_char *
+ngx_http_cvc_prometheus_sample(u_char *p, u_char *last,
+    const ngx_http_cvc_metric_t *mt, const char *type, const char **prev,
+    ngx_atomic_uint_t value)
+{
+    if (*prev == NULL || ngx_strcmp(*prev, mt->family) != 0) {
+        p = ngx_http_cvc_prometheus_family(p, last, mt->family, type,
+                                           mt->help);
+        *prev = mt->family;
+    }
+
+    return ngx_slprintf(p, last, "%s%s%s%s %uA\n", mt->family,
+                        mt->labels[0] ? "{" : "", mt->labels,
+                        mt->labels[0] ? "}" : "", value);
 }
 
 

@@ -13,6 +13,10 @@
 ngx_str_t  ngx_http_cvc_json_type = ngx_string("application/json");
 
 
+static ngx_int_t ngx_http_cvc_no_store(ngx_http_request_t *r);
+static ngx_int_t ngx_http_cvc_send_buf(ngx_http_request_t *r, ngx_buf_t *b);
+
+
 ngx_int_t
 ngx_http_cvc_add_header(ngx_http_request_t *r, const char *name,
     ngx_str_t *value)
@@ -88,9 +92,7 @@ ngx_int_t
 ngx_http_cvc_send_body(ngx_http_request_t *r, ngx_uint_t status,
     ngx_str_t *type, ngx_str_t *text)
 {
-    ngx_int_t     rc;
-    ngx_buf_t    *b;
-    ngx_chain_t   out;
+    ngx_buf_t  *b;
 
     if (ngx_http_cvc_no_store(r) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -115,19 +117,8 @@ ngx_http_cvc_send_body(ngx_http_request_t *r, ngx_uint_t status,
     b->pos = text->data;
     b->last = text->data + text->len;
     b->memory = 1;
-    b->last_buf = 1;
-    b->last_in_chain = 1;
 
-    out.buf = b;
-    out.next = NULL;
-
-    rc = ngx_http_send_header(r);
-
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
-    }
-
-    return ngx_http_output_filter(r, &out);
+    return ngx_http_cvc_send_buf(r, b);
 }
 
 
@@ -140,10 +131,8 @@ ngx_int_t
 ngx_http_cvc_send_file(ngx_http_request_t *r, ngx_fd_t fd, off_t size,
     ngx_str_t *type, ngx_str_t *filename)
 {
-    ngx_int_t                 rc;
     ngx_str_t                 disposition;
     ngx_buf_t                *b;
-    ngx_chain_t               out;
     ngx_pool_cleanup_t       *cln;
     ngx_pool_cleanup_file_t  *clnf;
 
@@ -197,6 +186,19 @@ ngx_http_cvc_send_file(ngx_http_request_t *r, ngx_fd_t fd, off_t size,
     b->file_pos = 0;
     b->file_last = size;
     b->in_file = (size > 0);
+
+    return ngx_http_cvc_send_buf(r, b);
+}
+
+
+/* the header, then b, the whole body */
+
+static ngx_int_t
+ngx_http_cvc_send_buf(ngx_http_request_t *r, ngx_buf_t *b)
+{
+    ngx_int_t    rc;
+    ngx_chain_t  out;
+
     b->last_buf = 1;
     b->last_in_chain = 1;
 

@@ -710,14 +710,33 @@ comment on function cvc.pr_refuse(text, text, text, text) is
     'POST /api/v1/customer/payment-requests/{id}/refuse.';
 
 
-create or replace function cvc.pr_expire_payment(p_pr text)
-returns jsonb language plpgsql as $$
+-- a timer's request, locked, if the table lets its action move it now;
+-- else no request: a late or repeated firing changes nothing
+create or replace function cvc.pr_due(p_pr text, p_action text)
+returns cvc.payment_requests language plpgsql as $$
 declare
     p cvc.payment_requests;
 begin
     select * into p from cvc.payment_requests where id = p_pr for update;
 
-    if not cvc.pr_may(p, 'expire') then
+    if not cvc.pr_may(p, p_action) then
+        return null;
+    end if;
+
+    return p;
+end
+$$;
+
+comment on function cvc.pr_due(text, text) is
+    'The request of a timer, locked, when its action is due; else null.';
+
+
+create or replace function cvc.pr_expire_payment(p_pr text)
+returns jsonb language plpgsql as $$
+declare
+    p cvc.payment_requests := cvc.pr_due(p_pr, 'expire');
+begin
+    if p.id is null then
         return null;
     end if;
 
@@ -744,11 +763,9 @@ comment on function cvc.pr_expire_payment(text) is
 create or replace function cvc.pr_deadline(p_pr text)
 returns jsonb language plpgsql as $$
 declare
-    p cvc.payment_requests;
+    p cvc.payment_requests := cvc.pr_due(p_pr, 'deadline');
 begin
-    select * into p from cvc.payment_requests where id = p_pr for update;
-
-    if not cvc.pr_may(p, 'deadline') then
+    if p.id is null then
         return null;
     end if;
 
@@ -769,11 +786,9 @@ comment on function cvc.pr_deadline(text) is
 create or replace function cvc.pr_remind(p_pr text)
 returns jsonb language plpgsql as $$
 declare
-    p cvc.payment_requests;
+    p cvc.payment_requests := cvc.pr_due(p_pr, 'remind');
 begin
-    select * into p from cvc.payment_requests where id = p_pr for update;
-
-    if not cvc.pr_may(p, 'remind') then
+    if p.id is null then
         return null;
     end if;
 
