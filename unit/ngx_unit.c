@@ -258,10 +258,24 @@ static void
 ngx_unit_result(ngx_int_t pass, const char *file, int line, const char *fmt,
     va_list args)
 {
+    char  name[512], *p;
+
     ngx_unit_tests++;
 
+    /* a "#" would start a directive, a line break a line of its own */
+
+    vsnprintf(name, sizeof(name), fmt, args);
+
     printf("%sok %lu - ", pass ? "" : "not ", (unsigned long) ngx_unit_tests);
-    vprintf(fmt, args);
+
+    for (p = name; *p != '\0'; p++) {
+        if (*p == '#') {
+            fputs("\\#", stdout);
+
+        } else {
+            fputc((*p == '\n' || *p == '\r') ? ' ' : *p, stdout);
+        }
+    }
 
     if (ngx_unit_todo != NULL) {
         printf(" # TODO %s\n", ngx_unit_todo);
