@@ -14,11 +14,15 @@ static void ngx_unit_quote(FILE *out, const char *what, const char *s,
     size_t len);
 static void ngx_unit_log_writer(ngx_log_t *log, ngx_uint_t level,
     u_char *buf, size_t len);
+static ngx_int_t ngx_unit_header_filter(ngx_http_request_t *r);
+static ngx_int_t ngx_unit_body_filter(ngx_http_request_t *r,
+    ngx_chain_t *in);
 
 
 ngx_log_t                  ngx_unit_log;
 ngx_pool_t                *ngx_unit_pool;
 ngx_http_cvc_main_conf_t   ngx_unit_mcf;
+ngx_unit_answer_t          ngx_unit_answer;
 
 static ngx_uint_t          ngx_unit_tests;
 static ngx_uint_t          ngx_unit_failed;
@@ -53,6 +57,10 @@ ngx_unit_init(void)
     /* the module's main conf is the first and only of a request */
     ngx_http_cvc_module.ctx_index = 0;
     ngx_unit_main_conf[0] = &ngx_unit_mcf;
+
+    /* what the module sends ends in ngx_unit_answer */
+    ngx_http_top_header_filter = ngx_unit_header_filter;
+    ngx_http_top_body_filter = ngx_unit_body_filter;
 }
 
 
@@ -128,6 +136,8 @@ ngx_unit_request(ngx_uint_t method, const char *uri)
     ctx->request = r;
     ngx_str_set(&ctx->request_id, "unit");
 
+    ngx_memzero(&ngx_unit_answer, sizeof(ngx_unit_answer_t));
+
     return r;
 }
 
@@ -172,6 +182,70 @@ ngx_http_cvc_ctx_t *
 ngx_unit_ctx(ngx_http_request_t *r)
 {
     return ngx_http_get_module_ctx(r, ngx_http_cvc_module);
+}
+
+
+const char *
+ngx_unit_out_header(ngx_http_request_t *r, const char *name)
+{
+    u_char           *p;
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    for (part = &r->headers_out.headers.part; part; part = part->next) {
+        h = part->elts;
+
+        for (i = 0; i < part->nelts; i++) {
+            if (h[i].hash == 0 || h[i].key.len != ngx_strlen(name)
+                || ngx_strncasecmp(h[i].key.data, (u_char *) name,
+                                   h[i].key.len) != 0)
+            {
+                continue;
+            }
+
+            p = ngx_pnalloc(r->pool, h[i].value.len + 1);
+            if (p == NULL) {
+                return NULL;
+            }
+
+            ngx_memcpy(p, h[i].value.data, h[i].value.len);
+            p[h[i].value.len] = '\0';
+
+            return (char *) p;
+        }
+    }
+
+    return NULL;
+}
+
+
+static ngx_int_t
+ngx_unit_header_filter(ngx_http_request_t *r)
+{
+    ngx_unit_answer.status = r->headers_out.status;
+    ngx_unit_answer.headers++;
+    r->header_sent = 1;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_unit_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
+{
+    size_t              n;
+    ngx_unit_answer_t  *a = &ngx_unit_answer;
+
+    for ( /* void */ ; in; in = in->next) {
+        n = ngx_min((size_t) (in->buf->last - in->buf->pos),
+                    sizeof(a->body) - 1 - a->len);
+        a->len = ngx_cpymem(a->body + a->len, in->buf->pos, n) - a->body;
+    }
+
+    a->body[a->len] = '\0';
+
+    return NGX_OK;
 }
 
 

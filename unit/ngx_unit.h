@@ -50,6 +50,16 @@ ngx_int_t ngx_unit_is_str(const char *got, size_t len, const char *want,
 
 /* the worker's little that the module's pure code reads */
 
+/* the last answer the module sent, as nginx's filters would have had it */
+typedef struct {
+    ngx_uint_t                    status;       /* 0: none sent */
+    ngx_uint_t                    headers;      /* times sent: 1 */
+    size_t                        len;
+    u_char                        body[4096];   /* NUL-terminated */
+} ngx_unit_answer_t;
+
+extern ngx_unit_answer_t          ngx_unit_answer;
+
 extern ngx_log_t                  ngx_unit_log;
 extern ngx_pool_t                *ngx_unit_pool;
 extern ngx_http_cvc_main_conf_t   ngx_unit_mcf;
@@ -62,6 +72,8 @@ ngx_int_t ngx_unit_header(ngx_http_request_t *r, const char *name,
     const char *value);
 /* the request's ctx of the module */
 ngx_http_cvc_ctx_t *ngx_unit_ctx(ngx_http_request_t *r);
+/* the value of an answer's header, NUL-terminated, or NULL */
+const char *ngx_unit_out_header(ngx_http_request_t *r, const char *name);
 void ngx_unit_request_free(ngx_http_request_t *r);
 
 

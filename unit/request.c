@@ -14,13 +14,12 @@ static ngx_int_t content_type(const char *value);
 static const char *request_id(const char *value);
 static const char *bearer(const char *value);
 static const char *set_cookie(ngx_uint_t customer, const char *token);
-static const char *out_header(ngx_http_request_t *r, const char *name);
 
 
 int
 main(void)
 {
-    char         id[129];
+    char         id[130];
     ngx_uint_t   i;
     const char  *s;
 
@@ -67,6 +66,7 @@ main(void)
     }
 
     id[128] = 'a';
+    id[129] = '\0';
     s = request_id(id);
     ok(ngx_strlen(s) == 32 && strspn(s, "0123456789abcdef") == 32,
        "129 characters: another one is made");
@@ -151,7 +151,7 @@ request_id(const char *value)
         snprintf(out, sizeof(out), "(error)");
 
     } else {
-        h = out_header(r, "X-Request-Id");
+        h = ngx_unit_out_header(r, "X-Request-Id");
 
         if (h == NULL || ngx_strlen(h) != ctx->request_id.len
             || ngx_strncmp(h, ctx->request_id.data, ctx->request_id.len))
@@ -214,41 +214,11 @@ set_cookie(ngx_uint_t customer, const char *token)
         snprintf(out, sizeof(out), "(error)");
 
     } else {
-        h = out_header(r, "Set-Cookie");
+        h = ngx_unit_out_header(r, "Set-Cookie");
         snprintf(out, sizeof(out), "%s", h ? h : "(no Set-Cookie)");
     }
 
     ngx_unit_request_free(r);
 
     return out;
-}
-
-
-/* the value of the answer's header, NUL-terminated in the pool */
-
-static const char *
-out_header(ngx_http_request_t *r, const char *name)
-{
-    u_char           *p;
-    ngx_uint_t        i;
-    ngx_list_part_t  *part;
-    ngx_table_elt_t  *h;
-
-    for (part = &r->headers_out.headers.part; part; part = part->next) {
-        h = part->elts;
-
-        for (i = 0; i < part->nelts; i++) {
-            if (h[i].hash != 0
-                && ngx_strcasecmp(h[i].key.data, (u_char *) name) == 0)
-            {
-                p = ngx_pnalloc(r->pool, h[i].value.len + 1);
-                ngx_memcpy(p, h[i].value.data, h[i].value.len);
-                p[h[i].value.len] = '\0';
-
-                return (char *) p;
-            }
-        }
-    }
-
-    return NULL;
 }
