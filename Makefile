@@ -174,12 +174,14 @@ CVC_LIBS := -lpq -lhiredis -ljansson -lxlsxwriter -lcurl -lcrypto
 # link the module's objects of nginx's build (those of the .so, made with
 # SANITIZE's flags too) and Debian's nginx made a library (fuzz/libngx); a
 # test that includes a module file (for its static functions) takes that
-# file's place in the link. UNIT_PROVE: prove's flags.
+# file's place in the link. -fPIC, as for the fuzzers: nginx's variables
+# (ngx_cycle, the top filters) are then the library's, not copies of the
+# program's that nginx's code never reads. UNIT_PROVE: prove's flags.
 UNIT_DIR    := $(BUILD)/unit
 UNIT_NAMES  := $(filter-out ngx_unit,\
                  $(basename $(notdir $(wildcard unit/*.c))))
 UNIT_BINS   := $(addprefix $(UNIT_DIR)/,$(UNIT_NAMES))
-UNIT_CFLAGS := -g -O1 -W -Wall -Wpointer-arith -Wno-unused-parameter -Werror \
+UNIT_CFLAGS := -g -O1 -fPIC -W -Wall -Wpointer-arith -Wno-unused-parameter -Werror \
                $(SAN_OPT) $(NGX_INCS) -I ngx_cvc_module \
                -I /usr/include/postgresql -I unit
 UNIT_PROVE  ?= -v
@@ -192,7 +194,7 @@ $(UNIT_DIR)/libcvc.a: $(MODULE)
 	rm -f $@ && ar rcs $@ $(SRC)/objs/addon/ngx_cvc_module/*.o
 
 $(addsuffix .o,$(UNIT_BINS) $(UNIT_DIR)/ngx_unit): $(UNIT_DIR)/%.o: \
-        unit/%.c unit/ngx_unit.h $(MOD_SRC) $(SRC)/objs/Makefile
+        unit/%.c unit/ngx_unit.h $(MOD_SRC) $(SRC)/objs/Makefile Makefile
 	@mkdir -p $(dir $@)
 	gcc -c $(UNIT_CFLAGS) -o $@ $<
 
