@@ -88,7 +88,9 @@ ngx_unit_request(ngx_uint_t method, const char *uri)
         || ngx_list_init(&r->headers_in.headers, pool, 4,
                          sizeof(ngx_table_elt_t)) != NGX_OK
         || ngx_list_init(&r->headers_out.headers, pool, 4,
-                         sizeof(ngx_table_elt_t)) != NGX_OK)
+                         sizeof(ngx_table_elt_t)) != NGX_OK
+        || ngx_array_init(&r->headers_in.cookies, pool, 2,
+                          sizeof(ngx_table_elt_t *)) != NGX_OK)
     {
         ngx_destroy_pool(pool);
         return NULL;
@@ -145,7 +147,7 @@ ngx_unit_request(ngx_uint_t method, const char *uri)
 ngx_int_t
 ngx_unit_header(ngx_http_request_t *r, const char *name, const char *value)
 {
-    ngx_table_elt_t  *h;
+    ngx_table_elt_t  *h, **cookie;
 
     h = ngx_list_push(&r->headers_in.headers);
     if (h == NULL) {
@@ -172,6 +174,14 @@ ngx_unit_header(ngx_http_request_t *r, const char *name, const char *value)
                == 0)
     {
         r->headers_in.authorization = h;
+
+    } else if (ngx_strcasecmp((u_char *) name, (u_char *) "Cookie") == 0) {
+        cookie = ngx_array_push(&r->headers_in.cookies);
+        if (cookie == NULL) {
+            return NGX_ERROR;
+        }
+
+        *cookie = h;
     }
 
     return NGX_OK;
@@ -448,5 +458,9 @@ static void
 ngx_unit_log_writer(ngx_log_t *log, ngx_uint_t level, u_char *buf,
     size_t len)
 {
+    while (len > 0 && (buf[len - 1] == LF || buf[len - 1] == CR)) {
+        len--;
+    }
+
     printf("# log: %.*s\n", (int) len, buf);
 }
