@@ -177,14 +177,15 @@ CVC_LIBS := -lpq -lhiredis -ljansson -lxlsxwriter -lcurl -lcrypto
 # file's place in the link. -fPIC, as for the fuzzers: nginx's variables
 # (ngx_cycle, the top filters) are then the library's, not copies of the
 # program's that nginx's code never reads. UNIT_PROVE: prove's flags.
-UNIT_DIR    := $(BUILD)/unit
-UNIT_NAMES  := $(filter-out ngx_unit,\
-                 $(basename $(notdir $(wildcard unit/*.c))))
-UNIT_BINS   := $(addprefix $(UNIT_DIR)/,$(UNIT_NAMES))
-UNIT_CFLAGS := -g -O1 -fPIC -W -Wall -Wpointer-arith -Wno-unused-parameter -Werror \
-               $(SAN_OPT) $(NGX_INCS) -I ngx_cvc_module \
-               -I /usr/include/postgresql -I unit
-UNIT_PROVE  ?= -v
+UNIT_DIR     := $(BUILD)/unit
+UNIT_NAMES   := $(filter-out ngx_unit ngx_unit_tap,\
+                  $(basename $(notdir $(wildcard unit/*.c))))
+UNIT_BINS    := $(addprefix $(UNIT_DIR)/,$(UNIT_NAMES))
+UNIT_SUPPORT := $(UNIT_DIR)/ngx_unit.o $(UNIT_DIR)/ngx_unit_tap.o
+UNIT_CFLAGS  := -g -O1 -fPIC -W -Wall -Wpointer-arith -Wno-unused-parameter \
+                -Werror $(SAN_OPT) $(NGX_INCS) -I ngx_cvc_module \
+                -I /usr/include/postgresql -I unit
+UNIT_PROVE   ?= -v
 
 unit: $(UNIT_BINS)
 	prove $(UNIT_PROVE) $(UNIT_BINS)
@@ -193,12 +194,12 @@ $(UNIT_DIR)/libcvc.a: $(MODULE)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $(SRC)/objs/addon/ngx_cvc_module/*.o
 
-$(addsuffix .o,$(UNIT_BINS) $(UNIT_DIR)/ngx_unit): $(UNIT_DIR)/%.o: \
+$(addsuffix .o,$(UNIT_BINS)) $(UNIT_SUPPORT): $(UNIT_DIR)/%.o: \
         unit/%.c unit/ngx_unit.h $(MOD_SRC) $(SRC)/objs/Makefile Makefile
 	@mkdir -p $(dir $@)
 	gcc -c $(UNIT_CFLAGS) -o $@ $<
 
-$(UNIT_BINS): %: %.o $(UNIT_DIR)/ngx_unit.o $(UNIT_DIR)/libcvc.a \
+$(UNIT_BINS): %: %.o $(UNIT_SUPPORT) $(UNIT_DIR)/libcvc.a \
               $(UNIT_DIR)/libngx.so
 	gcc $(SAN_OPT) -o $@ $(filter %.o %.a,$^) -L $(UNIT_DIR) -l:libngx.so \
 	  -Wl,-rpath,'$$ORIGIN' $(CVC_LIBS)
