@@ -3,7 +3,9 @@
 #   make              build build/ngx_http_cvc_module.so
 #   make SANITIZE=1   same with ASan/UBSan, in build/asan/
 #   make run / stop   dev stack in .run/ (nginx + PostgreSQL + Redis)
-#   make test         full test suite in a throw-away stack (T=t/010-x.t to narrow)
+#   make test         the unit tests, then the full test suite in a throw-away
+#                     stack (T=t/010-x.t to narrow)
+#   make unit         the C unit tests of unit/ alone (TAP, through prove)
 #   make SANITIZE=1 test   the same on the ASan/UBSan build (CI: the money
 #                     and parser tests, SANITIZE_TESTS)
 #   make deps         install the Debian packages we need
@@ -61,7 +63,7 @@ PACKAGES := nginx nginx-dev libhiredis-dev libpq-dev libjansson-dev libssl-dev \
 # make bench's load generators (pgbench comes with postgresql)
 BENCH_PACKAGES := wrk
 
-.PHONY: all deps web web-deps run stop test print-sanitize-tests bench \
+.PHONY: all deps web web-deps run stop test unit print-sanitize-tests bench \
         bench-deps chaos fuzz fuzz-deps deb deb-deps clean FORCE
 
 all: $(MODULE)
@@ -158,8 +160,49 @@ run: deps all web
 stop:
 	scripts/stack stop $(RUN_DIR)
 
-test: deps all web web-deps
+# the unit tests first: they fail in seconds what the suite would in minutes
+test: deps all web web-deps unit
 	CVC_MODULE=$(MODULE) scripts/run-tests $(T)
+
+# nginx's headers (the fuzzers' and the unit tests')
+NGX_INCS := $(addprefix -I $(SRC)/,src/core src/event src/event/modules \
+              src/os/unix objs src/http src/http/modules src/http/v2)
+CVC_LIBS := -lpq -lhiredis -ljansson -lxlsxwriter -lcurl -lcrypto
+
+# C unit tests of the module's pure code (unit/README.md), with gcc: each
+# unit/NAME.c is a TAP program, build/unit/NAME, that prove runs. They
+# link the module's objects of nginx's build (those of the .so, made with
+# SANITIZE's flags too) and Debian's nginx made a library (fuzz/libngx); a
+# test that includes a module file (for its static functions) takes that
+# file's place in the link. -fPIC, as for the fuzzers: nginx's variables
+# (ngx_cycle, the top filters) are then the library's, not copies of the
+# program's that nginx's code never reads. UNIT_PROVE: prove's flags.
+UNIT_DIR     := $(BUILD)/unit
+UNIT_NAMES   := $(filter-out ngx_unit ngx_unit_tap,\
+                  $(basename $(notdir $(wildcard unit/*.c))))
+UNIT_BINS    := $(addprefix $(UNIT_DIR)/,$(UNIT_NAMES))
+UNIT_SUPPORT := $(UNIT_DIR)/ngx_unit.o $(UNIT_DIR)/ngx_unit_tap.o
+UNIT_CFLAGS  := -g -O1 -fPIC -W -Wall -Wpointer-arith -Wno-unused-parameter \
+                -Werror $(SAN_OPT) $(NGX_INCS) -I ngx_cvc_module \
+                -I /usr/include/postgresql -I unit
+UNIT_PROVE   ?= -v
+
+unit: $(UNIT_BINS)
+	prove $(UNIT_PROVE) $(UNIT_BINS)
+
+$(UNIT_DIR)/libcvc.a: $(MODULE)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $(SRC)/objs/addon/ngx_cvc_module/*.o
+
+$(addsuffix .o,$(UNIT_BINS)) $(UNIT_SUPPORT): $(UNIT_DIR)/%.o: \
+        unit/%.c unit/ngx_unit.h $(MOD_SRC) $(SRC)/objs/Makefile Makefile
+	@mkdir -p $(dir $@)
+	gcc -c $(UNIT_CFLAGS) -o $@ $<
+
+$(UNIT_BINS): %: %.o $(UNIT_SUPPORT) $(UNIT_DIR)/libcvc.a \
+              $(UNIT_DIR)/libngx.so
+	gcc $(SAN_OPT) -o $@ $(filter %.o %.a,$^) -L $(UNIT_DIR) -l:libngx.so \
+	  -Wl,-rpath,'$$ORIGIN' $(CVC_LIBS)
 
 # What CI runs under SANITIZE=1 (.ci/run): the money paths and the parsers
 SANITIZE_TESTS := t/020-router.t t/200-payment-request-create.t \
@@ -199,10 +242,8 @@ FUZZ_MOD_OBJS := $(patsubst ngx_cvc_module/%.c,$(FUZZ_DIR)/obj/%.o,\
 FUZZ_CFLAGS   := -g -O1 -fno-omit-frame-pointer -fPIC \
                  -fsanitize=address,undefined -fno-sanitize-recover=all \
                  -W -Wall -Wpointer-arith -Wno-unused-parameter -Werror \
-                 $(addprefix -I $(SRC)/,src/core src/event src/event/modules \
-                   src/os/unix objs src/http src/http/modules src/http/v2) \
-                 -I ngx_cvc_module -I /usr/include/postgresql -I fuzz
-FUZZ_LIBS     := -lpq -lhiredis -ljansson -lxlsxwriter -lcurl -lcrypto
+                 $(NGX_INCS) -I ngx_cvc_module -I /usr/include/postgresql \
+                 -I fuzz
 
 fuzz-deps:
 	$(call apt_missing,$(PACKAGES) $(FUZZ_PACKAGES))
@@ -219,7 +260,8 @@ $(FUZZ_MOD_OBJS): $(FUZZ_DIR)/obj/%.o: ngx_cvc_module/%.c $(MOD_SRC) \
 $(FUZZ_DIR)/libcvc.a: $(FUZZ_MOD_OBJS)
 	rm -f $@ && ar rcs $@ $^
 
-$(FUZZ_DIR)/libngx.so: fuzz/libngx /usr/sbin/nginx
+# the fuzzers' and the unit tests'
+$(FUZZ_DIR)/libngx.so $(UNIT_DIR)/libngx.so: fuzz/libngx /usr/sbin/nginx
 	@mkdir -p $(dir $@)
 	fuzz/libngx /usr/sbin/nginx $@
 
@@ -233,7 +275,7 @@ $(addsuffix .o,$(FUZZ_BINS) $(FUZZ_DIR)/ngx_fuzz): $(FUZZ_DIR)/%.o: \
 $(FUZZ_BINS): %: %.o $(FUZZ_DIR)/ngx_fuzz.o $(FUZZ_DIR)/libcvc.a \
               $(FUZZ_DIR)/libngx.so
 	clang -fsanitize=fuzzer,address,undefined -o $@ $^ \
-	  -Wl,-rpath,'$$ORIGIN' $(FUZZ_LIBS)
+	  -Wl,-rpath,'$$ORIGIN' $(CVC_LIBS)
 
 # The Debian package (debian/, scripts/build-deb): dpkg-buildpackage on a
 # copy of the sources, results in build/deb/; the version is the module's
