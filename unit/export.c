@@ -1,6 +1,6 @@
 
 /*
- * CVC gateway unit tests: the CSV of an export (ngx_http_cvc_export.c):
+ * CVC gateway unit tests: the CSV of an export (ngx_http_cvc_export_file.c):
  * a text field quoted where it must be and neutralised where a
  * spreadsheet would take it for a formula (OWASP's CSV injection); the
  * whole file of the operations list's columns (BOM, French headers, ";",
@@ -11,8 +11,9 @@
 
 #include "ngx_unit.h"
 
-/* the CSV writers are static */
-#include "ngx_http_cvc_export.c"
+/* the CSV writers are static, and so are the operations list's columns */
+#include "ngx_http_cvc_export_file.c"
+#include "ngx_http_cvc_payment_requests.c"
 
 
 #define NCOLS  13

@@ -1,7 +1,7 @@
 
 /*
  * CVC gateway unit tests: what the outbox checks again before it sends an
- * e-mail (ngx_http_cvc_outbox.c): the recipient, as the API took it (a row
+ * e-mail (ngx_http_cvc_mail.c): the recipient, as the API took it (a row
  * written by hand must not put a header into the message), and the lines
  * of the message, built whole or not at all.
  */
@@ -10,7 +10,7 @@
 #include "ngx_unit.h"
 
 /* its checks are static */
-#include "ngx_http_cvc_outbox.c"
+#include "ngx_http_cvc_mail.c"
 
 
 static const char *address(size_t len);
@@ -32,31 +32,31 @@ main(void)
     ngx_unit_init();
 
     for (i = 0; good[i] != NULL; i++) {
-        is_int(ngx_http_cvc_outbox_address(good[i]), NGX_OK, "recipient %s",
+        is_int(ngx_http_cvc_mail_address(good[i]), NGX_OK, "recipient %s",
                good[i]);
     }
 
     for (i = 0; bad[i] != NULL; i++) {
-        is_int(ngx_http_cvc_outbox_address(bad[i]), NGX_ERROR,
+        is_int(ngx_http_cvc_mail_address(bad[i]), NGX_ERROR,
                "not a recipient: \"%s\"", bad[i]);
     }
 
-    is_int(ngx_http_cvc_outbox_address(NULL), NGX_ERROR, "no recipient");
-    is_int(ngx_http_cvc_outbox_address(address(254)), NGX_OK,
+    is_int(ngx_http_cvc_mail_address(NULL), NGX_ERROR, "no recipient");
+    is_int(ngx_http_cvc_mail_address(address(254)), NGX_OK,
            "a recipient of 254 bytes");
-    is_int(ngx_http_cvc_outbox_address(address(255)), NGX_ERROR,
+    is_int(ngx_http_cvc_mail_address(address(255)), NGX_ERROR,
            "255 bytes");
 
     /* a line: a b c whole, NUL-terminated, or an empty one and an error */
 
-    is_int(ngx_http_cvc_outbox_line(buf, sizeof(buf), "To: ", "<a@b.fr>", ""),
+    is_int(ngx_http_cvc_mail_line(buf, sizeof(buf), "To: ", "<a@b.fr>", ""),
            NGX_OK, "a line");
     is_str(buf, "To: <a@b.fr>", "its text");
-    is_int(ngx_http_cvc_outbox_line(buf, sizeof(buf), "<", "abcdefghijklm",
+    is_int(ngx_http_cvc_mail_line(buf, sizeof(buf), "<", "abcdefghijklm",
                                     ">"),
            NGX_OK, "15 bytes and a NUL in 16");
     is_str(buf, "<abcdefghijklm>", "whole");
-    is_int(ngx_http_cvc_outbox_line(buf, sizeof(buf), "<", "abcdefghijklmn",
+    is_int(ngx_http_cvc_mail_line(buf, sizeof(buf), "<", "abcdefghijklmn",
                                     ">"),
            NGX_ERROR, "16 bytes in 16: no room for the NUL");
     is_str(buf, "", "nothing of it then, not a line cut short");

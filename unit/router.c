@@ -23,6 +23,9 @@
 #define OPS     1
 
 
+/* the number the router gave the last route it found */
+static ngx_uint_t  number;
+
 static const char *route(ngx_uint_t method, const char *path, ngx_flag_t ops);
 static void path_of(const char *pattern, char *path);
 
@@ -145,7 +148,7 @@ main(void)
         ok(ops == (ngx_strncmp(rt->pattern, "/ops/v1/", 8) == 0)
            && (ops || ngx_strncmp(rt->pattern, "/api/v1/", 8) == 0)
            && !(methods & GET) == !(methods & HEAD)
-           && ngx_http_cvc_route_number(rt) == i,
+           && number == i,
            "%s: under %s, HEAD only with GET, number %lu", rt->pattern,
            ops ? "/ops/v1" : "/api/v1", (unsigned long) i);
     }
@@ -186,6 +189,7 @@ route(ngx_uint_t method, const char *path, ngx_flag_t ops)
     last = out + sizeof(out);
 
     if (rc == NGX_OK) {
+        number = ctx->route_number;
         p += snprintf(p, last - p, "%s", ctx->route->pattern);
 
         for (i = 0; i < ctx->nparams && p < last; i++) {
