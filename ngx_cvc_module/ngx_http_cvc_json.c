@@ -347,7 +347,12 @@ ngx_http_cvc_json_int(json_t *body, const char *name, json_int_t min,
 }
 
 
-/* RFC 3339: YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM) */
+/*
+ * RFC 3339: YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM), with a day that
+ * exists (years 2000 to 2999, as ngx_http_cvc_is_date()), an hour, minute
+ * and second of a clock, a fraction of one digit at least, and an offset
+ * of at most 23:59.
+ */
 
 ngx_flag_t
 ngx_http_cvc_is_time(const char *s)
@@ -363,9 +368,7 @@ ngx_http_cvc_is_time(const char *s)
         }
     }
 
-    if (ngx_atoi((u_char *) t + 5, 2) < 1 || ngx_atoi((u_char *) t + 5, 2) > 12
-        || ngx_atoi((u_char *) t + 8, 2) < 1
-        || ngx_atoi((u_char *) t + 8, 2) > 31
+    if (!ngx_http_cvc_is_date((u_char *) t, 10)
         || ngx_atoi((u_char *) t + 11, 2) > 23
         || ngx_atoi((u_char *) t + 14, 2) > 59
         || ngx_atoi((u_char *) t + 17, 2) > 59)
@@ -374,7 +377,15 @@ ngx_http_cvc_is_time(const char *s)
     }
 
     if (*s == '.') {
-        for (s++; *s >= '0' && *s <= '9'; s++) { /* void */ }
+        s++;
+
+        if (*s < '0' || *s > '9') {
+            return 0;
+        }
+
+        while (*s >= '0' && *s <= '9') {
+            s++;
+        }
     }
 
     if (*s == 'Z') {
@@ -389,7 +400,9 @@ ngx_http_cvc_is_time(const char *s)
 
     return s[0] >= '0' && s[0] <= '9' && s[1] >= '0' && s[1] <= '9'
            && s[2] == ':' && s[3] >= '0' && s[3] <= '9' && s[4] >= '0'
-           && s[4] <= '9' && s[5] == '\0';
+           && s[4] <= '9' && s[5] == '\0'
+           && ngx_atoi((u_char *) s, 2) <= 23
+           && ngx_atoi((u_char *) s + 3, 2) <= 59;
 }
 
 

@@ -128,7 +128,8 @@ ngx_http_cvc_mail_headers(ngx_http_cvc_delivery_t *d, const char *rcpt)
 /*
  * The Subject: line of a UTF-8 subject, RFC 2047, in line (1200 bytes):
  * encoded words of at most 75 characters (45 bytes each, never cut inside
- * a character), separated by spaces; the first 600 bytes of the subject.
+ * a character), separated by spaces; at most the first 600 bytes of the
+ * subject, whole characters.
  */
 
 static void
@@ -138,7 +139,16 @@ ngx_http_cvc_mail_subject(char *line, const char *subject)
     size_t      len, i, n;
     ngx_str_t   src, dst;
 
-    len = ngx_min(ngx_strlen(subject), 600);
+    len = ngx_strlen(subject);
+
+    if (len > 600) {
+
+        /* cut before a character, not inside one */
+
+        for (len = 600; len > 0 && (subject[len] & 0xC0) == 0x80; len--) {
+            /* void */
+        }
+    }
 
     p = (char *) ngx_cpymem(line, "Subject:", sizeof("Subject:") - 1);
 

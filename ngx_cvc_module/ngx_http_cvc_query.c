@@ -186,7 +186,7 @@ static ngx_int_t
 ngx_http_cvc_query_value(const ngx_http_cvc_param_t *p, u_char *v,
     size_t len)
 {
-    size_t              i;
+    size_t              i, chars;
     ngx_int_t           n;
     const char *const  *e;
 
@@ -220,7 +220,11 @@ ngx_http_cvc_query_value(const ngx_http_cvc_param_t *p, u_char *v,
 
     default: /* NGX_HTTP_CVC_PARAM_TEXT */
 
-        if (len < p->min || len > p->max) {
+        /* in UTF-8 characters, as the fields of a body */
+
+        chars = ngx_utf8_length(v, len);
+
+        if (chars < p->min || chars > p->max) {
             return NGX_ERROR;
         }
 
