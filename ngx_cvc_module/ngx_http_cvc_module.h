@@ -21,7 +21,7 @@
 
 #define NGX_HTTP_CVC_VERSION            "0.1.0"
 /* the newest migration (sql/migrations) this code needs; t/046 checks */
-#define NGX_HTTP_CVC_SCHEMA             "0007"
+#define NGX_HTTP_CVC_SCHEMA             "0008"
 
 #define NGX_HTTP_CVC_MAX_BODY           65536
 #define NGX_HTTP_CVC_REQUEST_ID_LEN     128
@@ -756,6 +756,8 @@ ngx_int_t ngx_http_cvc_ops_unlock(ngx_http_request_t *r,
 ngx_int_t ngx_http_cvc_ops_clock_set(ngx_http_request_t *r,
     ngx_http_cvc_ctx_t *ctx);
 ngx_int_t ngx_http_cvc_ops_clock_clear(ngx_http_request_t *r,
+    ngx_http_cvc_ctx_t *ctx);
+ngx_int_t ngx_http_cvc_ops_audit(ngx_http_request_t *r,
     ngx_http_cvc_ctx_t *ctx);
 ngx_int_t ngx_http_cvc_ready(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx);
 ngx_int_t ngx_http_cvc_health(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx);

@@ -1,7 +1,8 @@
 
 /*
  * CVC gateway: the ops API (/ops/v1), on the locations where "cvc_ops" is
- * on, with the operator's bearer token: provisioning and the test clock.
+ * on, with the operator's bearer token: provisioning, the audit log and
+ * the test clock.
  */
 
 
@@ -30,6 +31,18 @@ static ngx_int_t ngx_http_cvc_ops_no_content(ngx_http_request_t *r,
     ngx_http_cvc_ctx_t *ctx, redisReply *reply);
 static ngx_int_t ngx_http_cvc_ops_hash_password(ngx_http_request_t *r,
     ngx_http_cvc_ctx_t *ctx, json_t *errors, ngx_http_cvc_hash_next_pt next);
+
+
+static const ngx_http_cvc_param_t  ngx_http_cvc_audit_filters[] = {
+    { "account", NGX_HTTP_CVC_PARAM_TEXT, 1, 64, NULL, 0 },
+    { "event", NGX_HTTP_CVC_PARAM_TEXT, 1, 64, NULL, 0 },
+    { "payment_request", NGX_HTTP_CVC_PARAM_TEXT, 1, 64, NULL, 0 },
+    { "from", NGX_HTTP_CVC_PARAM_DATE, 0, 0, NULL, 0 },
+    { "to", NGX_HTTP_CVC_PARAM_DATE, 0, 0, NULL, 0 },
+    { "limit", NGX_HTTP_CVC_PARAM_INT, 1, 100, NULL, 0 },
+    { "cursor", NGX_HTTP_CVC_PARAM_TEXT, 1, 200, NULL, 0 },
+    { NULL, 0, 0, 0, NULL, 0 }
+};
 
 
 /* "Authorization: Bearer <cvc_ops_token>", compared in constant time */
@@ -429,6 +442,44 @@ ngx_http_cvc_ops_clock_done(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
     json_object_del(result, "ms");
 
     return ngx_http_cvc_send_json(r, NGX_HTTP_OK, result);
+}
+
+
+/*
+ * GET /ops/v1/audit-events?account&event&payment_request&from&to&limit
+ * &cursor: the audit log, newest first
+ */
+
+ngx_int_t
+ngx_http_cvc_ops_audit(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx)
+{
+    json_t      *filters;
+    ngx_str_t    params[3];
+    const char  *bad;
+
+    filters = json_object();
+    if (filters == NULL
+        || ngx_http_cvc_json_pool(r->pool, filters) != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ngx_http_cvc_query(r, ngx_http_cvc_audit_filters, filters, &bad)
+        != NGX_OK)
+    {
+        return ngx_http_cvc_bad_parameter(r, bad);
+    }
+
+    ngx_http_cvc_page_params(r, filters, &params[1], &params[2]);
+
+    params[0].data = ngx_http_cvc_json_dump(r->pool, filters, &params[0].len);
+    if (params[0].data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_cvc_call(r, ctx,
+                             "select cvc.audit_events($1::jsonb, $2, $3::int)",
+                             3, params, NGX_HTTP_OK);
 }
 
 

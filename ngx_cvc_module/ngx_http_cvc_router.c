@@ -161,6 +161,9 @@ static const ngx_http_cvc_route_t  ngx_http_cvc_routes[] = {
     { NGX_HTTP_DELETE, "/ops/v1/clock",
       ngx_http_cvc_ops_clock_clear, NGX_HTTP_CVC_CLOCK, 0 },
 
+    { NGX_HTTP_CVC_GET, "/ops/v1/audit-events",
+      ngx_http_cvc_ops_audit, NGX_HTTP_CVC_OPS, 0 },
+
     { 0, NULL, NULL, 0, 0 }
 };
 

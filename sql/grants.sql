@@ -38,7 +38,7 @@ declare
         -- the ops API
         'create_convention', 'create_point_of_sale', 'create_beneficiary',
         'credit_beneficiary', 'unlock_beneficiary', 'clock_set',
-        'clock_clear',
+        'clock_clear', 'audit_events',
         -- timers and the outbox
         'timers_due', 'fire_timer', 'outbox_claim', 'outbox_done',
         -- metrics and readiness

@@ -74,7 +74,8 @@ my %callers_of = (
 );
 
 my @routes;
-while ($table =~ /\{\s*([A-Z_|\s()]+?)\s*,\s*((?:NGX_HTTP_CVC_\w+\s*)?(?:"[^"]*"\s*)+),\s*(\w+)\s*,\s*([A-Z_|\s()]+?)\s*\}/g) {
+# { methods, path, handler, callers, event }
+while ($table =~ /\{\s*([A-Z_|\s()]+?)\s*,\s*((?:NGX_HTTP_CVC_\w+\s*)?(?:"[^"]*"\s*)+),\s*(\w+)\s*,\s*([A-Z_|\s]+?)\s*,\s*(?:0|NGX_HTTP_CVC_EVENT\(\w+\))\s*\}/g) {
     my ($methods, $path, $handler, $callers) = ($1, expand($2), $3, $4);
     my (@m, %who);
     for my $t (grep { length } split /[\s|()]+/, $methods) {
