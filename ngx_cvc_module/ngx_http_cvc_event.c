@@ -23,10 +23,18 @@ ngx_http_cvc_conn_get(ngx_socket_t fd, ngx_event_handler_pt handler,
 
     c->data = data;
     c->log = log;
+    c->log_error = NGX_ERROR_ERR;
     c->read->log = log;
     c->write->log = log;
     c->read->handler = handler;
     c->write->handler = handler;
+
+    /* a number of its own, as ngx_event_connect_peer() gives an upstream's */
+
+    c->number = ngx_atomic_fetch_add(ngx_connection_counter, 1);
+
+    ngx_log_debug2(NGX_LOG_DEBUG_EVENT, log, 0,
+                   "cvc: connection *%uA on fd %d", c->number, fd);
 
     return c;
 }

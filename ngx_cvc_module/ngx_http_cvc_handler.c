@@ -183,6 +183,11 @@ ngx_http_cvc_proceed(ngx_http_request_t *r)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_cvc_module);
 
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "cvc: %s, caller \"%V\", request id %V",
+                   ctx->route->pattern, &ctx->principal.account,
+                   &ctx->request_id);
+
     if (r->request_body != NULL && r->request_body->bufs != NULL) {
         if (ngx_http_cvc_parse_body(r, ctx, &rc) != NGX_OK) {
             ngx_http_cvc_finalize(r, rc);

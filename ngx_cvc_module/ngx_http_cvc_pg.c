@@ -179,6 +179,9 @@ ngx_http_cvc_pg_query(ngx_http_cvc_pg_op_t **opp, const char *sql,
 
     ngx_queue_insert_tail(&ngx_http_cvc_pg.waiting, &op->queue);
     ngx_http_cvc_pg.nwaiting++;
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ngx_http_cvc_pg.log, 0,
+                   "cvc pg: queued, %ui waiting", ngx_http_cvc_pg.nwaiting);
     ngx_http_cvc_metrics_count(NGX_HTTP_CVC_M_PG_WAITS, 1);
 
     ngx_add_timer(&op->timer, ngx_http_cvc_pg.mcf->query_timeout);
@@ -337,6 +340,9 @@ ngx_http_cvc_pg_send(ngx_http_cvc_pg_conn_t *pc, ngx_http_cvc_pg_op_t *op)
 
     ngx_http_cvc_metrics_count(NGX_HTTP_CVC_M_PG_QUERIES, 1);
 
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, ngx_http_cvc_pg.log, 0,
+                   "cvc pg: *%uA: %s", pc->c->number, op->sql);
+
     if (ngx_http_cvc_pg_conn_send(pc, op->sql, op->nparams,
                                   (const char *const *) op->values)
         != NGX_OK)
@@ -392,6 +398,10 @@ ngx_http_cvc_pg_complete(ngx_http_cvc_pg_conn_t *pc)
 
     op = pc->op;
     res = pc->result;
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, ngx_http_cvc_pg.log, 0,
+                   "cvc pg: *%uA: %s", pc->c->number,
+                   res ? PQresStatus(PQresultStatus(res)) : "no result");
 
     pc->op = NULL;
     pc->result = NULL;

@@ -168,6 +168,11 @@ ngx_http_cvc_redis_command(ngx_http_cvc_redis_cmd_t **cmdp, int argc,
 
     ngx_add_timer(&cmd->timer, ngx_http_cvc_redis.mcf->query_timeout);
 
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, ngx_http_cvc_redis.log, 0,
+                   "cvc redis: slot %ui: %*s",
+                   (ngx_uint_t) (rc - ngx_http_cvc_redis.conns),
+                   argvlen[0], argv[0]);
+
     ngx_http_cvc_redis.inflight++;
     ngx_http_cvc_metrics_count(NGX_HTTP_CVC_M_REDIS_COMMANDS, 1);
 
@@ -466,6 +471,10 @@ ngx_http_cvc_redis_reply(redisAsyncContext *ac, void *r, void *privdata)
     }
 
     ngx_http_cvc_redis.inflight--;
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, ngx_http_cvc_redis.log, 0,
+                   "cvc redis: reply, type %d%s", reply ? reply->type : 0,
+                   cmd->handler ? "" : ", nobody waits for it");
 
     if (cmd->handler != NULL && !cmd->timedout
         && !ngx_http_cvc_redis.exiting)

@@ -131,6 +131,10 @@ ngx_http_cvc_task_done(ngx_event_t *ev)
 {
     ngx_http_cvc_task_t  *task = ev->data;
 
+    ngx_log_debug2(NGX_LOG_DEBUG_CORE, ev->log, 0,
+                   "cvc thread: task %ui done%s", task->kind,
+                   task->done ? "" : ", nobody waits for it");
+
     if (task->done != NULL) {
         task->done(task->data, task->ctx);
     }
