@@ -177,7 +177,7 @@ const char  ngx_http_cvc_lua_lock_release[] =
     "return 0";
 
 
-/* timers (ngx_http_cvc_timers.c, ngx_http_cvc_metrics.c) */
+/* timers (ngx_http_cvc_timers.c; the due count: ngx_http_cvc_health.c) */
 
 /* KEYS: clock, timers; ARGV: how many at most.  Those due, taken */
 const char  ngx_http_cvc_lua_claim[] =

@@ -353,11 +353,8 @@ struct ngx_http_cvc_ctx_s {
     ngx_queue_t                     health;     /* waiting for a probe */
     unsigned                        health_waiting:1;
 
-    /* resource state */
-    ngx_uint_t                      pending;
+    /* the status of a call's answer (ngx_http_cvc_call()) */
     ngx_uint_t                      status;
-    ngx_int_t                       pg_rc;
-    ngx_int_t                       redis_rc;
     /* the step after a backend's, of the kind of that backend */
     ngx_http_cvc_pg_next_pt         pg_next;
     ngx_http_cvc_redis_next_pt      redis_next;
@@ -372,8 +369,27 @@ extern ngx_module_t  ngx_http_cvc_module;
 
 /* ngx_http_cvc_handler.c */
 ngx_int_t ngx_http_cvc_handler(ngx_http_request_t *r);
+/* the caller is known: the body, then the route's handler */
+void ngx_http_cvc_proceed(ngx_http_request_t *r);
+
+/* ngx_http_cvc_request.c */
 ngx_int_t ngx_http_cvc_ctx_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
+ngx_int_t ngx_http_cvc_parse_body(ngx_http_request_t *r,
+    ngx_http_cvc_ctx_t *ctx, ngx_int_t *rc);
+ngx_int_t ngx_http_cvc_json_content_type(ngx_http_request_t *r);
+ngx_int_t ngx_http_cvc_set_request_id(ngx_http_request_t *r,
+    ngx_http_cvc_ctx_t *ctx);
+ngx_int_t ngx_http_cvc_bearer(ngx_http_request_t *r, ngx_str_t *token);
+ngx_int_t ngx_http_cvc_header(ngx_http_request_t *r, const char *name,
+    ngx_str_t *value);
+void ngx_http_cvc_client_params(ngx_http_request_t *r,
+    ngx_http_cvc_ctx_t *ctx, ngx_str_t *params);
+void ngx_http_cvc_principal_params(ngx_http_cvc_ctx_t *ctx,
+    ngx_str_t *params);
+
+/* ngx_http_cvc_response.c */
+extern ngx_str_t  ngx_http_cvc_json_type;
 ngx_int_t ngx_http_cvc_add_header(ngx_http_request_t *r, const char *name,
     ngx_str_t *value);
 ngx_int_t ngx_http_cvc_send_json(ngx_http_request_t *r, ngx_uint_t status,
@@ -392,25 +408,6 @@ ngx_int_t ngx_http_cvc_send_invalid(ngx_http_request_t *r, json_t *fields);
 ngx_int_t ngx_http_cvc_send_rate_limited(ngx_http_request_t *r,
     const char *message, ngx_uint_t retry_after);
 ngx_int_t ngx_http_cvc_send_no_content(ngx_http_request_t *r);
-ngx_int_t ngx_http_cvc_bearer(ngx_http_request_t *r, ngx_str_t *token);
-ngx_int_t ngx_http_cvc_header(ngx_http_request_t *r, const char *name,
-    ngx_str_t *value);
-void ngx_http_cvc_client_params(ngx_http_request_t *r,
-    ngx_http_cvc_ctx_t *ctx, ngx_str_t *params);
-void ngx_http_cvc_principal_params(ngx_http_cvc_ctx_t *ctx,
-    ngx_str_t *params);
-/* the caller is known: the body, then the route's handler */
-void ngx_http_cvc_proceed(ngx_http_request_t *r);
-
-/* ngx_http_cvc_request.c */
-ngx_int_t ngx_http_cvc_parse_body(ngx_http_request_t *r,
-    ngx_http_cvc_ctx_t *ctx, ngx_int_t *rc);
-ngx_int_t ngx_http_cvc_json_content_type(ngx_http_request_t *r);
-ngx_int_t ngx_http_cvc_set_request_id(ngx_http_request_t *r,
-    ngx_http_cvc_ctx_t *ctx);
-
-/* ngx_http_cvc_response.c */
-extern ngx_str_t  ngx_http_cvc_json_type;
 ngx_int_t ngx_http_cvc_internal_error(ngx_http_request_t *r, ngx_int_t rc);
 void ngx_http_cvc_finalize(ngx_http_request_t *r, ngx_int_t rc);
 
