@@ -90,14 +90,8 @@ ngx_http_cvc_customer_list(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
     ngx_str_t    p[4], *page;
     const char  *bad;
 
-    params = json_object();
-    if (params == NULL
-        || ngx_http_cvc_json_pool(r->pool, params) != NGX_OK)
-    {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    if (ngx_http_cvc_query(r, spec, params, &bad) != NGX_OK) {
+    params = ngx_http_cvc_query_params(r, spec, &bad);
+    if (params == NULL) {
         return ngx_http_cvc_bad_parameter(r, bad);
     }
 

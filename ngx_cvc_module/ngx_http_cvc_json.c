@@ -9,6 +9,9 @@
 #include "ngx_http_cvc_module.h"
 
 
+static void ngx_http_cvc_json_cleanup(void *data);
+
+
 /* returns NULL with error set (or empty on memory failure) */
 
 json_t *
@@ -499,10 +502,17 @@ ngx_http_cvc_json_pool(ngx_pool_t *pool, json_t *json)
         return NGX_ERROR;
     }
 
-    cln->handler = (ngx_pool_cleanup_pt) json_decref;
+    cln->handler = ngx_http_cvc_json_cleanup;
     cln->data = json;
 
     return NGX_OK;
+}
+
+
+static void
+ngx_http_cvc_json_cleanup(void *data)
+{
+    json_decref(data);
 }
 
 

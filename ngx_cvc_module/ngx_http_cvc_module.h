@@ -408,6 +408,7 @@ ngx_int_t ngx_http_cvc_send_invalid(ngx_http_request_t *r, json_t *fields);
 ngx_int_t ngx_http_cvc_send_rate_limited(ngx_http_request_t *r,
     const char *message, ngx_uint_t retry_after);
 ngx_int_t ngx_http_cvc_send_no_content(ngx_http_request_t *r);
+ngx_int_t ngx_http_cvc_bad_parameter(ngx_http_request_t *r, const char *name);
 ngx_int_t ngx_http_cvc_internal_error(ngx_http_request_t *r, ngx_int_t rc);
 void ngx_http_cvc_finalize(ngx_http_request_t *r, ngx_int_t rc);
 
@@ -448,6 +449,10 @@ ngx_flag_t ngx_http_cvc_is_time(const char *s);
 u_char *ngx_http_cvc_cstr(u_char *buf, size_t size, const char *fmt, ...);
 
 /* ngx_http_cvc_query.c */
+extern const char  *ngx_http_cvc_statuses[];
+extern const char  *ngx_http_cvc_formats[];
+json_t *ngx_http_cvc_query_params(ngx_http_request_t *r,
+    const ngx_http_cvc_param_t *spec, const char **bad);
 ngx_int_t ngx_http_cvc_query(ngx_http_request_t *r,
     const ngx_http_cvc_param_t *spec, json_t *params, const char **bad);
 void ngx_http_cvc_page_params(ngx_http_request_t *r, json_t *params,
@@ -658,8 +663,6 @@ ngx_int_t ngx_http_cvc_attempts_left(json_t *result);
 
 /* ngx_http_cvc_payment_requests.c */
 extern const ngx_http_cvc_param_t  ngx_http_cvc_pr_filters[];
-extern const char                 *ngx_http_cvc_statuses[];
-extern const char                 *ngx_http_cvc_formats[];
 
 ngx_int_t ngx_http_cvc_pr_create(ngx_http_request_t *r,
     ngx_http_cvc_ctx_t *ctx);
@@ -669,9 +672,6 @@ ngx_int_t ngx_http_cvc_pr_confirm(ngx_http_request_t *r,
 ngx_int_t ngx_http_cvc_pr_cancel(ngx_http_request_t *r,
     ngx_http_cvc_ctx_t *ctx);
 ngx_int_t ngx_http_cvc_pr_list(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx);
-json_t *ngx_http_cvc_list_filters(ngx_http_request_t *r,
-    ngx_http_cvc_ctx_t *ctx, const char **bad);
-ngx_int_t ngx_http_cvc_bad_parameter(ngx_http_request_t *r, const char *name);
 ngx_int_t ngx_http_cvc_idempotency(ngx_http_request_t *r,
     ngx_http_cvc_ctx_t *ctx, ngx_str_t *key, ngx_str_t *canonical,
     ngx_str_t *hash);

@@ -21,13 +21,8 @@ static ngx_int_t ngx_http_cvc_pr_transition(ngx_http_request_t *r,
     ngx_http_cvc_ctx_t *ctx, const char *sql);
 
 
-const char  *ngx_http_cvc_statuses[] = { "awaiting_payment",
-    "to_validate", "validated", "cancelled", "expired", "refused", NULL };
-
 static const char  *ngx_http_cvc_types[] = { "immediate_payment",
     "deferred_payment", "pre_reservation", NULL };
-
-const char  *ngx_http_cvc_formats[] = { "csv", "xlsx", NULL };
 
 
 /* the filters of the operations list and of its export */
@@ -370,7 +365,7 @@ ngx_http_cvc_pr_list(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx)
     ngx_str_t    params[5];
     const char  *bad;
 
-    filters = ngx_http_cvc_list_filters(r, ctx, &bad);
+    filters = ngx_http_cvc_query_params(r, ngx_http_cvc_pr_filters, &bad);
 
     if (filters == NULL) {
         return ngx_http_cvc_bad_parameter(r, bad);
@@ -423,7 +418,7 @@ ngx_http_cvc_pr_export(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx)
     ngx_str_t    params[3], format;
     const char  *bad;
 
-    filters = ngx_http_cvc_list_filters(r, ctx, &bad);
+    filters = ngx_http_cvc_query_params(r, ngx_http_cvc_pr_filters, &bad);
 
     if (filters == NULL) {
         return ngx_http_cvc_bad_parameter(r, bad);
@@ -454,46 +449,4 @@ ngx_http_cvc_pr_export(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx)
                                "select * from cvc.pr_export($1, $2, $3::jsonb)",
                                3, params, ngx_http_cvc_pr_columns,
                                format.data[0] == 'x', "operations");
-}
-
-
-/* the list's filters from the query string (NULL: *bad is at fault) */
-
-json_t *
-ngx_http_cvc_list_filters(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx,
-    const char **bad)
-{
-    json_t  *filters;
-
-    filters = json_object();
-    if (filters == NULL) {
-        *bad = "the query";
-        return NULL;
-    }
-
-    ngx_http_cvc_json_pool(r->pool, filters);
-
-    if (ngx_http_cvc_query(r, ngx_http_cvc_pr_filters, filters, bad)
-        != NGX_OK)
-    {
-        return NULL;
-    }
-
-    return filters;
-}
-
-
-ngx_int_t
-ngx_http_cvc_bad_parameter(ngx_http_request_t *r, const char *name)
-{
-    u_char  msg[128];
-
-    (void) ngx_http_cvc_cstr(msg, sizeof(msg),
-                             "The query has %s%s that is not valid.",
-                             (ngx_strncmp(name, "an ", 3) == 0)
-                             ? "" : "a parameter ", name);
-
-    return ngx_http_cvc_send_error(r, NGX_HTTP_BAD_REQUEST,
-                                   "invalid_parameter", (char *) msg,
-                                   json_pack("{ss}", "parameter", name));
 }

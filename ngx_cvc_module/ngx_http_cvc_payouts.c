@@ -44,16 +44,8 @@ ngx_http_cvc_payouts_list(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx)
     ngx_str_t    params[3];
     const char  *bad;
 
-    filters = json_object();
-    if (filters == NULL
-        || ngx_http_cvc_json_pool(r->pool, filters) != NGX_OK)
-    {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    if (ngx_http_cvc_query(r, ngx_http_cvc_payout_filters, filters, &bad)
-        != NGX_OK)
-    {
+    filters = ngx_http_cvc_query_params(r, ngx_http_cvc_payout_filters, &bad);
+    if (filters == NULL) {
         return ngx_http_cvc_bad_parameter(r, bad);
     }
 
@@ -94,14 +86,8 @@ ngx_http_cvc_payout_export(ngx_http_request_t *r, ngx_http_cvc_ctx_t *ctx)
     ngx_str_t    params[3], format;
     const char  *bad;
 
-    query = json_object();
-    if (query == NULL || ngx_http_cvc_json_pool(r->pool, query) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    if (ngx_http_cvc_query(r, ngx_http_cvc_format_only, query, &bad)
-        != NGX_OK)
-    {
+    query = ngx_http_cvc_query_params(r, ngx_http_cvc_format_only, &bad);
+    if (query == NULL) {
         return ngx_http_cvc_bad_parameter(r, bad);
     }
 

@@ -20,6 +20,43 @@ static ngx_int_t ngx_http_cvc_query_value(const ngx_http_cvc_param_t *p,
     u_char *v, size_t len);
 
 
+/* the values of the lists' parameters */
+
+const char  *ngx_http_cvc_statuses[] = { "awaiting_payment",
+    "to_validate", "validated", "cancelled", "expired", "refused", NULL };
+
+const char  *ngx_http_cvc_formats[] = { "csv", "xlsx", NULL };
+
+
+/*
+ * The query string against spec, as a JSON object freed with the request.
+ * NULL: *bad names what is at fault, or is NULL when memory ran out.
+ */
+
+json_t *
+ngx_http_cvc_query_params(ngx_http_request_t *r,
+    const ngx_http_cvc_param_t *spec, const char **bad)
+{
+    json_t     *params;
+    ngx_int_t   rc;
+
+    *bad = NULL;
+
+    params = json_object();
+    if (params == NULL || ngx_http_cvc_json_pool(r->pool, params) != NGX_OK) {
+        return NULL;
+    }
+
+    rc = ngx_http_cvc_query(r, spec, params, bad);
+
+    if (rc == NGX_ERROR) {
+        *bad = NULL;
+    }
+
+    return (rc == NGX_OK) ? params : NULL;
+}
+
+
 /*
  * NGX_OK: *params holds the parameters given.  NGX_DECLINED: *bad names
  * the parameter at fault.

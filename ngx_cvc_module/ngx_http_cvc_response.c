@@ -315,6 +315,29 @@ ngx_http_cvc_send_invalid(ngx_http_request_t *r, json_t *fields)
 }
 
 
+/* 400 invalid_parameter, name at fault; a 500 where name is NULL (a
+ * query that could not be read) */
+
+ngx_int_t
+ngx_http_cvc_bad_parameter(ngx_http_request_t *r, const char *name)
+{
+    u_char  msg[128];
+
+    if (name == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    (void) ngx_http_cvc_cstr(msg, sizeof(msg),
+                             "The query has %s%s that is not valid.",
+                             (ngx_strncmp(name, "an ", 3) == 0)
+                             ? "" : "a parameter ", name);
+
+    return ngx_http_cvc_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                   "invalid_parameter", (char *) msg,
+                                   json_pack("{ss}", "parameter", name));
+}
+
+
 /* 429 rate_limited, to be retried after retry_after seconds */
 
 ngx_int_t
