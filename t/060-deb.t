@@ -458,7 +458,7 @@ $ENV{PGPASSFILE} = "$dir/owner.pgpass";
 # its own address, not through a load balancer (no X-Forwarded-For)
 sub internal(&) {
     local $ENV{CVC_TEST_URL} = $internal;
-    local $CvcTest::CLIENT_IP;
+    local $Cvc::Http::CLIENT_IP;
     return $_[0]->();
 }
 client_ip('192.0.2.60');

@@ -13,7 +13,7 @@ use warnings;
 use File::Temp ();
 use HTTP::Tiny;
 use IO::Socket::INET;
-use CvcTest;
+use Cvc::Http qw(wait_until);
 
 sub new {
     my ($class, %o) = @_;
@@ -134,11 +134,11 @@ sub bad_log {
            split /\n/, $self->log;
 }
 
-# api() of CvcTest, sent to this node
+# Cvc::Http's api(), sent to this node
 sub api {
     my ($self, @args) = @_;
     local $ENV{CVC_TEST_URL} = $self->{url};
-    return CvcTest::api(@args);
+    return Cvc::Http::api(@args);
 }
 
 sub DESTROY {
