@@ -26,11 +26,7 @@ my $ben = new_beneficiary(balance => 1_000_000);
 my $u = unique_digits(6);
 
 my ($admin, $c);
-sub at {
-    set_clock($_[0]);
-    $admin = merchant_login($conv->{id}, $conv->{password});
-    $c = customer_login($ben->{id}, $ben->{password});
-}
+keep_logged_in(\$admin => $conv, \$c => $ben);   # at() logs them in again
 sub make {
     my ($pos, $name, %f) = @_;
     return new_request($admin->{token}, point_of_sale => $pos->{id},

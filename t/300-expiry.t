@@ -24,16 +24,10 @@ my $pos = new_pos($conv, name => 'Camping Les Mûriers — accueil');
 
 sub iso { POSIX::strftime('%Y-%m-%dT%H:%M:%SZ', gmtime $_[0]) }
 
-# at($time, $customer): the clock there, fresh sessions (15 min idle on the
-# test clock) of the point of sale and of the customer
+# at($time): the clock there, fresh sessions (15 min idle on the test
+# clock) of the point of sale and of the customer $who
 my ($m, $c, $who);
-sub at {
-    my ($when, $b) = @_;
-    $who = $b if $b;
-    set_clock($when);
-    $m = merchant_login($pos->{id}, $pos->{password});
-    $c = customer_login($who->{id}, $who->{password});
-}
+keep_logged_in(\$m => $pos, \$c => \$who);
 sub req { new_request($m->{token}, customer => $who->{id}, @_) }
 sub pay { pay_request($c->{token}, $_[0], $who->{payment_code}) }
 sub view { get_request($m->{token}, $_[0])->{json} // {} }
@@ -56,7 +50,8 @@ sub near {
 
 my $ben = new_beneficiary(balance => 100_000);
 my $notify = unique_email('notif-a');
-at('2026-06-10T10:00:00Z', $ben);          # Wednesday, 12:00 in Paris
+$who = $ben;
+at('2026-06-10T10:00:00Z');                # Wednesday, 12:00 in Paris
 my $p = req(amount => 4000, notify_email => $notify);
 my $pay_by = epoch_of($p->{pay_by} // '') // 0;
 near($p->{pay_by}, epoch_of('2026-06-10T10:15:00Z'), 'immediate: pay_by is 15 minutes on');
@@ -132,7 +127,8 @@ my $ben_d = new_beneficiary(balance => 50_000);
 my $notify_c = unique_email('notif-c');
 my $notify_d = unique_email('notif-d');
 
-at('2026-07-09T08:00:00Z', $ben_c);        # Thursday, 10:00 in Paris
+$who = $ben_c;
+at('2026-07-09T08:00:00Z');                # Thursday, 10:00 in Paris
 my $pc = req(amount => 4000, validation_delay_days => 3,
              on_validation_expiry => 'cancel', notify_email => $notify_c);
 $r = pay($pc->{id});
@@ -144,7 +140,8 @@ is($r->{json}{validation_deadline}, '2026-07-15T21:59:59Z',
 is(customer_balance($c->{token}), 46_000, '... the wallet debited');
 is(scalar(wait_mails($notify_c, 1, 5)), 1, '... the merchant told of the payment');
 
-at('2026-07-10T08:00:00Z', $ben_d);        # Friday
+$who = $ben_d;
+at('2026-07-10T08:00:00Z');                # Friday
 my $pd = req(amount => 2500, validation_delay_days => 1,
              on_validation_expiry => 'validate', notify_email => $notify_d);
 $r = pay($pd->{id});
@@ -152,7 +149,7 @@ is($r->{json}{validation_deadline}, '2026-07-13T21:59:59Z',
    'a 1-day pre-reservation paid on Friday: deadline Monday 23:59:59 Paris');
 
 # on_validation_expiry = validate
-at('2026-07-13T21:59:00Z', $ben_d);
+at('2026-07-13T21:59:00Z');
 hold_clock('2026-07-13T21:59:58Z', 2.5);
 is(view($pd->{id})->{status}, 'to_validate',
    'validate on expiry: one second before the deadline, still to_validate');
@@ -173,7 +170,8 @@ is(scalar(events_of($pd->{id}, 'reminder_sent')), 1,
    '... its reminder was sent on the way, once');
 
 # the reminder, 24 hours before 15 July 23:59:59 Paris
-at('2026-07-14T21:59:00Z', $ben_c);
+$who = $ben_c;
+at('2026-07-14T21:59:00Z');
 hold_clock('2026-07-14T21:59:58Z', 2.5);
 is(scalar(events_of($pc->{id}, 'reminder_sent')), 0,
    'one second before deadline - 24 h: no reminder');

@@ -27,11 +27,7 @@ my $notify = unique_email('notif');
 my $EUR = qr/40,00[\x{a0}\x{202f} ]€/;
 
 my ($m, $c);
-sub at {
-    set_clock($_[0]);
-    $m = merchant_login($pos->{id}, $pos->{password});
-    $c = customer_login($ben->{id}, $ben->{password});
-}
+keep_logged_in(\$m => $pos, \$c => $ben);   # at() logs them in again
 sub req {
     new_request($m->{token}, customer => $ben->{id}, amount => 4000,
                 notify_email => $notify, @_);

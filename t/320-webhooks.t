@@ -139,11 +139,7 @@ my $conv = new_convention(name => 'Village Vacances Les Genêts');
 my $pos = new_pos($conv, name => 'Les Genêts — accueil');
 my $ben = new_beneficiary(balance => 100_000);
 my ($m, $c);
-sub at {
-    set_clock($_[0]);
-    $m = merchant_login($pos->{id}, $pos->{password});
-    $c = customer_login($ben->{id}, $ben->{password});
-}
+keep_logged_in(\$m => $pos, \$c => $ben);   # at() logs them in again
 at('2026-06-10T08:00:00Z');                 # Wednesday, 10:00 in Paris
 
 my $r = api_as($m->{token}, PUT => "/api/v1/points-of-sale/$pos->{id}/webhook",

@@ -23,14 +23,9 @@ my $pos = new_pos($conv, name => 'Domaine des Sources — hôtel');
 my $posq = new_pos($conv, name => 'Domaine des Sources — spa');
 my $ben = new_beneficiary(balance => 100_000);
 
+# the sessions at() opens again
 my ($m, $mq, $admin, $c);
-sub at {
-    set_clock($_[0]);
-    $m = merchant_login($pos->{id}, $pos->{password});
-    $mq = merchant_login($posq->{id}, $posq->{password});
-    $admin = merchant_login($conv->{id}, $conv->{password});
-    $c = customer_login($ben->{id}, $ben->{password});
-}
+keep_logged_in(\$m => $pos, \$mq => $posq, \$admin => $conv, \$c => $ben);
 sub req {
     my ($token, %f) = @_;
     new_request($token, customer => $ben->{id}, %f);

@@ -36,11 +36,7 @@ my $conv = new_convention(name => 'Gîtes de la Vallée');
 my $pos = new_pos($conv, name => 'Gîtes de la Vallée');
 my $ben = new_beneficiary(balance => 200_000);
 my ($m, $c);
-sub at {
-    set_clock($_[0]);
-    $m = merchant_login($pos->{id}, $pos->{password});
-    $c = customer_login($ben->{id}, $ben->{password});
-}
+keep_logged_in(\$m => $pos, \$c => $ben);   # at() logs them in again
 
 # ---- (a) FLUSHALL: the deadline still fires ----------------------------------------
 

@@ -1,12 +1,17 @@
 package Cvc::Clock;
 
 # The gateway's test clock (PUT and DELETE /ops/v1/clock) and the times
-# and dates the tests write: set, held, reset, RFC 3339 UTC times and
-# epochs, and dates in Europe/Paris.
+# and dates the tests write: set, held, reset, at() that moves it and logs
+# the file's accounts in again, RFC 3339 UTC times and epochs, and dates in
+# Europe/Paris.
 #
 #   set_clock('2026-06-24T09:33:00Z'); ... reset_clock();
 #   hold_clock('2026-06-24T09:33:00Z', 2.5);   # "now" kept at most ~0.3 s
 #       # past that instant for 2.5 s (real): the timers run meanwhile
+#   my ($m, $c);
+#   keep_logged_in(\$m => $pos, \$c => $ben);
+#   my $now = at('2026-06-24T08:00:00Z');   # the clock there, $m and $c
+#       # fresh sessions; $now its epoch
 #   epoch_of('2026-06-24T09:33:00Z') -> seconds;  is_utc_time($s)
 #   paris_date($epoch)            -> '2026-06-24'
 #   paris_end_of_day('2026-06-26') -> '2026-06-26T21:59:59Z'
@@ -19,9 +24,10 @@ use POSIX ();
 use Time::HiRes ();
 use Time::Local ();
 use Cvc::Http qw(ops must);
+use Cvc::Accounts qw(merchant_login customer_login);
 
-our @EXPORT = qw(set_clock reset_clock hold_clock epoch_of is_utc_time
-                 paris_date paris_end_of_day add_days);
+our @EXPORT = qw(set_clock reset_clock hold_clock keep_logged_in at
+                 epoch_of is_utc_time paris_date paris_end_of_day add_days);
 
 # set_clock('2026-06-24T09:33:00Z') -> {now}; dies unless 200
 sub set_clock {
@@ -47,6 +53,41 @@ sub hold_clock {
         Time::HiRes::sleep(0.25);
     }
     return 1;
+}
+
+my @KEPT;                # [\$variable, account or \$variable], ...
+
+# keep_logged_in(\$m => $pos, \$c => $ben, ...): the sessions at() opens
+# again, in this order: each variable gets a fresh login of the account
+# after it, customer_login for a beneficiary (it has a payment_code),
+# merchant_login for a convention or a point of sale. An account given as
+# a variable (\$who) is read at each at(), and skipped while undef.
+sub keep_logged_in {
+    my @args = @_;
+    @KEPT = ();
+    while (my ($var, $who) = splice @args, 0, 2) {
+        ref $var eq 'SCALAR' || ref $var eq 'REF'
+            or die "keep_logged_in(\\\$variable => account, ...)\n";
+        push @KEPT, [$var, $who];
+    }
+    return;
+}
+
+# at($time) -> the epoch of the clock's new "now": the test clock set to
+# $time, then fresh sessions (15 min idle on the test clock) for the
+# accounts of keep_logged_in()
+sub at {
+    my ($time) = @_;
+    my $now = epoch_of(set_clock($time)->{now} // '') // 0;
+    for (@KEPT) {
+        my ($var, $who) = @$_;
+        $who = $$who if ref $who eq 'SCALAR' || ref $who eq 'REF';
+        next unless $who;
+        $$var = exists $who->{payment_code}
+              ? customer_login($who->{id}, $who->{password})
+              : merchant_login($who->{id}, $who->{password});
+    }
+    return $now;
 }
 
 # is_utc_time($s): RFC 3339 UTC ("2026-06-24T09:33:00Z", fraction allowed)
