@@ -10,7 +10,6 @@ use strict;
 use warnings;
 use utf8;
 use Test::More;
-use POSIX ();
 use lib 't/lib';
 use CvcTest;
 
@@ -21,8 +20,6 @@ END { local $?; reset_clock() if $ENV{CVC_TEST_URL} }
 
 my $conv = new_convention(name => 'Camping Les Mûriers');
 my $pos = new_pos($conv, name => 'Camping Les Mûriers — accueil');
-
-sub iso { POSIX::strftime('%Y-%m-%dT%H:%M:%SZ', gmtime $_[0]) }
 
 # at($time): the clock there, fresh sessions (15 min idle on the test
 # clock) of the point of sale and of the customer $who
@@ -43,7 +40,8 @@ sub near {
     my ($time, $epoch, $name) = @_;
     local $Test::Builder::Level = $Test::Builder::Level + 1;
     ok(is_utc_time($time), "$name: RFC 3339 UTC") or return;
-    cmp_ok(abs(epoch_of($time) - $epoch), '<=', 5, "$name: $time, near " . iso($epoch));
+    cmp_ok(abs(epoch_of($time) - $epoch), '<=', 5,
+           "$name: $time, near " . utc_time($epoch));
 }
 
 # ---- an immediate request: pay_by = created_at + 15 minutes --------------------------
@@ -56,8 +54,8 @@ my $p = req(amount => 4000, notify_email => $notify);
 my $pay_by = epoch_of($p->{pay_by} // '') // 0;
 near($p->{pay_by}, epoch_of('2026-06-10T10:15:00Z'), 'immediate: pay_by is 15 minutes on');
 
-at(iso($pay_by - 60));                     # (logins take a while: before)
-hold_clock(iso($pay_by - 1), 2.5);
+at(utc_time($pay_by - 60));                # (logins take a while: before)
+hold_clock(utc_time($pay_by - 1), 2.5);
 my $v = view($p->{id});
 is($v->{status}, 'awaiting_payment',
    'one second before pay_by, after the timers ran: still awaiting_payment');
@@ -65,7 +63,7 @@ is($v->{expired_at}, undef, '... no expired_at');
 is(scalar(events_of($p->{id}, 'expired')), 0, '... no expired event');
 is(scalar(mails($notify)), 0, '... no e-mail to the merchant');
 
-set_clock(iso($pay_by + 1));
+set_clock(utc_time($pay_by + 1));
 ok(wait_status($m->{token}, $p->{id}, 'expired', 5),
    'one second after pay_by: expired (by the timer, no call made)');
 $v = view($p->{id});

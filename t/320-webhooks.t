@@ -36,8 +36,6 @@ END {
     reset_clock() if $ENV{CVC_TEST_URL};
 }
 
-sub iso { POSIX::strftime('%Y-%m-%dT%H:%M:%SZ', gmtime $_[0]) }
-
 # ---- the receiver ---------------------------------------------------------------------
 
 my $srv = IO::Socket::INET->new(LocalAddr => webhook_host(), LocalPort => 0,
@@ -211,7 +209,7 @@ sub push_clock {
     my ($step, $rounds) = @_;
     for (1 .. $rounds) {
         return 1 unless grep { $_->{status} ne 'delivered' } deliveries();
-        set_clock(iso(time_now() + $step));
+        set_clock(utc_time(time_now() + $step));
         $m = merchant_login($pos->{id}, $pos->{password});
         wait_until(4, sub { !grep { $_->{status} ne 'delivered' } deliveries() });
     }
@@ -336,7 +334,7 @@ ok(wait_until(6, sub {
 $ev5 //= {};
 is($ev5->{status}, 'retrying', '... retrying');
 my $gap1 = epoch_of($ev5->{next_attempt_at} // '') - time_now();
-set_clock(iso(epoch_of($ev5->{next_attempt_at} // '') + 1));
+set_clock(utc_time(epoch_of($ev5->{next_attempt_at} // '') + 1));
 $m = merchant_login($pos->{id}, $pos->{password});
 my $ev5b;
 ok(wait_until(6, sub { ($ev5b) = grep { $_->{id} eq $ev5->{id} } deliveries();
@@ -351,7 +349,7 @@ ok(wait_until(5, sub { ($ev5c) = grep { $_->{id} eq $ev5->{id} } deliveries();
    '... attempted at once, without waiting for its back-off');
 $ev5b = $ev5c if $ev5c;
 my $start = time_now();
-set_clock(iso($start + 23 * 3600));
+set_clock(utc_time($start + 23 * 3600));
 $m = merchant_login($pos->{id}, $pos->{password});
 ok(wait_until(8, sub { my ($d) = grep { $_->{id} eq $ev5->{id} } deliveries();
                        $d->{attempts} > $ev5b->{attempts} }),

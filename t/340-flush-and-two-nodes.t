@@ -10,7 +10,6 @@ use strict;
 use warnings;
 use utf8;
 use Test::More;
-use POSIX ();
 use lib 't/lib';
 use CvcTest;
 use CvcNode;
@@ -27,7 +26,6 @@ END {
     reset_clock() if $ENV{CVC_TEST_URL};
 }
 
-sub iso { POSIX::strftime('%Y-%m-%dT%H:%M:%SZ', gmtime $_[0]) }
 sub status_of {
     psql('select status from cvc.payment_requests where id = ' . sql_quote($_[0]));
 }
@@ -44,8 +42,8 @@ keep_logged_in(\$m => $pos, \$c => $ben);   # at() logs them in again
 # the sweep has put the timer in Redis, FLUSHALL
 sub flushed {
     my ($p, $deadline, $what) = @_;
-    at(iso(epoch_of($deadline) - 60));
-    set_clock(iso(epoch_of($deadline) - 2));
+    at(utc_time(epoch_of($deadline) - 60));
+    set_clock(utc_time(epoch_of($deadline) - 2));
     my $member = "deadline:$p->{id}";
     ok(wait_until(3, sub { redis_cli('zscore', 'cvc:timers', $member) =~ /\d/ }),
        "$what: the timer is in Redis before its time");
@@ -127,7 +125,7 @@ ok(wait_until(10, sub {
 
 # all of them due at the same instant
 my ($last) = sort { $b cmp $a } map { $_->{pay_by} } @prs;
-set_clock(iso(epoch_of($last) + 2));
+set_clock(utc_time(epoch_of($last) + 2));
 ok(wait_until(10, sub {
        psql("select count(*) from cvc.payment_requests where status = 'expired' "
             . "and id in ($ids)") == 10 }),

@@ -12,6 +12,8 @@ package Cvc::Clock;
 #   keep_logged_in(\$m => $pos, \$c => $ben);
 #   my $now = at('2026-06-24T08:00:00Z');   # the clock there, $m and $c
 #       # fresh sessions; $now its epoch
+#   utc_time($epoch)               -> '2026-06-24T09:33:00Z'
+#   utc_date($epoch)               -> '2026-06-24'
 #   epoch_of('2026-06-24T09:33:00Z') -> seconds;  is_utc_time($s)
 #   paris_date($epoch)            -> '2026-06-24'
 #   paris_end_of_day('2026-06-26') -> '2026-06-26T21:59:59Z'
@@ -27,7 +29,8 @@ use Cvc::Http qw(ops must);
 use Cvc::Accounts qw(merchant_login customer_login);
 
 our @EXPORT = qw(set_clock reset_clock hold_clock keep_logged_in at
-                 epoch_of is_utc_time paris_date paris_end_of_day add_days);
+                 utc_time utc_date epoch_of is_utc_time paris_date
+                 paris_end_of_day add_days);
 
 # set_clock('2026-06-24T09:33:00Z') -> {now}; dies unless 200
 sub set_clock {
@@ -90,6 +93,12 @@ sub at {
     return $now;
 }
 
+# utc_time($epoch) -> '2026-06-24T09:33:00Z' (whole seconds)
+sub utc_time { POSIX::strftime('%Y-%m-%dT%H:%M:%SZ', gmtime $_[0]) }
+
+# utc_date($epoch) -> '2026-06-24', the date in UTC
+sub utc_date { POSIX::strftime('%Y-%m-%d', gmtime $_[0]) }
+
 # is_utc_time($s): RFC 3339 UTC ("2026-06-24T09:33:00Z", fraction allowed)
 sub is_utc_time {
     my ($s) = @_;
@@ -125,15 +134,14 @@ sub paris_end_of_day {
         $t = POSIX::mktime(59, 59, 23, $d, $m - 1, $y - 1900, 0, 0, -1);
     }
     POSIX::tzset();
-    return POSIX::strftime('%Y-%m-%dT%H:%M:%SZ', gmtime $t);
+    return utc_time($t);
 }
 
 # add_days('2026-06-24', 3) -> '2026-06-27' (calendar days)
 sub add_days {
     my ($date, $n) = @_;
     my ($y, $m, $d) = $date =~ /^(\d{4})-(\d\d)-(\d\d)\z/ or die "bad date $date";
-    my $t = Time::Local::timegm(0, 0, 12, $d, $m - 1, $y) + $n * 86400;
-    return POSIX::strftime('%Y-%m-%d', gmtime $t);
+    return utc_date(Time::Local::timegm(0, 0, 12, $d, $m - 1, $y) + $n * 86400);
 }
 
 1;
