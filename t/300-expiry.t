@@ -16,7 +16,6 @@ use CvcTest;
 binmode(Test::More->builder->$_, ':encoding(UTF-8)')
     for qw(output failure_output todo_output);
 client_ip('198.51.100.30');
-END { local $?; reset_clock() if $ENV{CVC_TEST_URL} }
 
 my $conv = new_convention(name => 'Camping Les Mûriers');
 my $pos = new_pos($conv, name => 'Camping Les Mûriers — accueil');

@@ -17,7 +17,6 @@ use CvcTest;
 binmode(Test::More->builder->$_, ':encoding(UTF-8)')
     for qw(output failure_output todo_output);
 client_ip('198.51.100.31');
-END { local $?; reset_clock() if $ENV{CVC_TEST_URL} }
 
 my $shop = 'Hôtel Belle Époque & Spa';
 my $conv = new_convention(name => 'Groupe Belle Époque');

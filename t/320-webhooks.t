@@ -33,7 +33,6 @@ my $receiver_pid;
 END {
     local $?;
     kill 'KILL', -$receiver_pid if $receiver_pid;   # its process group
-    reset_clock() if $ENV{CVC_TEST_URL};
 }
 
 # ---- the receiver ---------------------------------------------------------------------

@@ -16,7 +16,6 @@ use CvcTest;
 binmode(Test::More->builder->$_, ':encoding(UTF-8)')
     for qw(output failure_output todo_output);
 client_ip('198.51.100.33');
-END { local $?; reset_clock() if $ENV{CVC_TEST_URL} }
 
 my $conv = new_convention(name => 'Domaine des Sources');
 my $pos = new_pos($conv, name => 'Domaine des Sources — hôtel');

@@ -1,9 +1,9 @@
 package Cvc::Clock;
 
 # The gateway's test clock (PUT and DELETE /ops/v1/clock) and the times
-# and dates the tests write: set, held, reset, at() that moves it and logs
-# the file's accounts in again, RFC 3339 UTC times and epochs, and dates in
-# Europe/Paris.
+# and dates the tests write: set, held, reset (by itself at the end of a
+# file that set it), at() that moves it and logs the file's accounts in
+# again, RFC 3339 UTC times and epochs, and dates in Europe/Paris.
 #
 #   set_clock('2026-06-24T09:33:00Z'); ... reset_clock();
 #   hold_clock('2026-06-24T09:33:00Z', 2.5);   # "now" kept at most ~0.3 s
@@ -28,13 +28,26 @@ use Time::Local ();
 use Cvc::Http qw(ops must);
 use Cvc::Accounts qw(merchant_login customer_login);
 
-our @EXPORT = qw(set_clock reset_clock hold_clock keep_logged_in at
-                 utc_time utc_date epoch_of is_utc_time paris_date
-                 paris_end_of_day add_days);
+our @EXPORT = qw(set_clock reset_clock reset_clock_at_end hold_clock
+                 keep_logged_in at utc_time utc_date epoch_of is_utc_time
+                 paris_date paris_end_of_day add_days);
+
+# the process that set the clock (not a child that inherited the flag)
+my $SET_BY;
+
+# reset_clock_at_end(): reset_clock() when this file ends. set_clock()
+# asks for it; a file that sets the clock by hand calls it.
+sub reset_clock_at_end { $SET_BY = $$; return }
+
+END {
+    local $?;
+    reset_clock() if defined $SET_BY && $SET_BY == $$ && $ENV{CVC_TEST_URL};
+}
 
 # set_clock('2026-06-24T09:33:00Z') -> {now}; dies unless 200
 sub set_clock {
     my ($now) = @_;
+    reset_clock_at_end();
     return must(ops(PUT => '/ops/v1/clock', { now => $now }), 200,
                 "PUT /ops/v1/clock $now")->{json};
 }
