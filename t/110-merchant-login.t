@@ -22,8 +22,6 @@ sub attempts_left_is {
          "$name: attempts_left is a JSON number");
 }
 
-sub wrong_password { 'Wrong-' . unique_digits(8) . '-password' }
-
 # ---- success ------------------------------------------------------------
 
 my $t0 = time;

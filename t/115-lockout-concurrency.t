@@ -15,8 +15,6 @@ my $conv = new_convention();
 my $pos = new_pos($conv);
 my $other = new_pos($conv);
 
-sub wrong_password { 'Wrong-' . unique_digits(8) . '-password' }
-
 # ---- ten wrong passwords at once --------------------------------------------
 
 my @res = parallel(10, sub {

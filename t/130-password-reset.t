@@ -16,7 +16,6 @@ my $pos = new_pos($conv);
 my $base = $ENV{CVC_TEST_URL};
 
 sub me { api_as($_[0], GET => '/api/v1/merchant/me') }
-sub wrong_password { 'Wrong-' . unique_digits(8) . '-password' }
 
 sub request_reset {
     my ($login) = @_;

@@ -16,7 +16,6 @@ my $ben = new_beneficiary(email => $mixed, balance => 12_345);
 my $other = new_beneficiary();
 
 sub cme { api_as($_[0], GET => '/api/v1/customer/me') }
-sub wrong_password { 'Wrong-' . unique_digits(8) . '-password' }
 
 sub set_code {
     my ($token, $password, $code, %h) = @_;

@@ -127,13 +127,6 @@ for my $case (
 
 # ---- wrong payment codes and the lock ---------------------------------------------------------
 
-sub wrong_code {
-    my ($code) = @_;
-    my $w;
-    do { $w = unique_digits(6) } while $w eq $code;
-    return $w;
-}
-
 sub code_error {
     my ($r, $n, $name) = @_;
     local $Test::Builder::Level = $Test::Builder::Level + 1;

@@ -18,13 +18,12 @@ use warnings;
 use Exporter 'import';
 use IO::Handle ();
 use POSIX ();
-use Cvc::Stack qw(test_env psql psql_super);
+use Cvc::Stack qw(test_env psql psql_super worker_pid);
 use Cvc::Http qw(client_ip wait_until);
 
 our @EXPORT = qw(export_file export_url export_in_child child_status
                  hold_exports release_exports exports_waiting exports_active
-                 export_backends worker_pid deleted_export_fds
-                 seed_requests);
+                 export_backends deleted_export_fds seed_requests);
 
 # the descriptors of the psql sessions held: a child closes them, else the
 # session would not end when the test lets it go
@@ -127,15 +126,6 @@ sub export_backends {
         "select string_agg(pid::text, ' ' order by pid) from pg_stat_activity "
         . "where application_name = 'cvc export'");
     return grep { length } split / /, $pids;
-}
-
-# worker_pid() -> the nginx worker (the tests run one)
-sub worker_pid {
-    open my $p, '<', test_env('CVC_TEST_DIR') . '/nginx.pid' or die "nginx.pid: $!";
-    my $master = <$p>;
-    chomp $master;
-    my ($worker) = split /\s+/, `pgrep -P $master`;
-    return $worker;
 }
 
 # deleted_export_fds($pid) -> the worker's descriptors of unlinked export

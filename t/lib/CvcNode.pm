@@ -12,7 +12,7 @@ use strict;
 use warnings;
 use File::Temp ();
 use HTTP::Tiny;
-use IO::Socket::INET;
+use Cvc::Stack qw(free_port);
 use Cvc::Http qw(wait_until);
 
 sub new {
@@ -26,8 +26,7 @@ sub new {
     # (docs/operations.md)
     system('cp', '-p', "$run/payment_code.key", "$dir/payment_code.key") == 0
         or die "can't copy the payment-code key";
-    my $port = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
-                                     Proto => 'tcp', Listen => 1)->sockport;
+    my $port = free_port();
     my ($port1) = $ENV{CVC_TEST_URL} =~ /:(\d+)$/;
     open my $in, '<', "$run/nginx.conf" or die "$run/nginx.conf: $!";
     my $conf = do { local $/; <$in> };

@@ -2,15 +2,16 @@ package Cvc::Accounts;
 
 # The accounts a test makes and logs in with: conventions, points of sale
 # and beneficiaries through the ops API, merchant and customer logins and
-# their session cookies, API keys; unique values and passwords; and the
-# secrets file that t/190 looks for in the logs.
+# their session cookies, API keys; unique values, passwords (right and
+# wrong), payment codes; and the secrets file that t/190 looks for in the
+# logs.
 #
 #   my $c = new_convention();           # {id, name, email, password}
 #   my $p = new_pos($c, category => 'restaurants');
 #   my $b = new_beneficiary(balance => 5000);
 #   my $s = merchant_login($c->{id}, $c->{password});   # the 201's JSON
 #   my $k = new_api_key($s->{token}, $p->{id});
-#   unique_digits(8);  unique_email('tag');  new_password();
+#   wrong_password();  wrong_code($b->{payment_code});  unique_digits(8);
 #   remember_secret($password, 'password');   # checked by t/190
 
 use strict;
@@ -21,10 +22,11 @@ use Time::HiRes ();
 use Cvc::Stack qw(test_env);
 use Cvc::Http qw(ops call api_as xff must);
 
-our @EXPORT = qw(unique_digits unique_email new_password remember_secret
-                 secrets new_convention new_pos new_beneficiary session_cookie
-                 merchant_login merchant_login_r customer_login
-                 customer_login_r new_api_key);
+our @EXPORT = qw(unique_digits unique_email new_password wrong_password
+                 wrong_code remember_secret secrets new_convention new_pos
+                 new_beneficiary session_cookie merchant_login
+                 merchant_login_r customer_login customer_login_r
+                 new_api_key);
 
 # unique_digits($n) -> $n random digits (first one not 0), seeded with
 # time, pid and rand so that test files don't pick the same values
@@ -77,6 +79,17 @@ sub secrets {
 # a fresh valid password (12..128 characters), remembered
 sub new_password {
     return remember_secret('Pw-' . unique_digits(10) . '-sEcret!', 'password');
+}
+
+# a password that is nobody's
+sub wrong_password { 'Wrong-' . unique_digits(8) . '-password' }
+
+# wrong_code($right) -> a 6-digit payment code, never the right one
+sub wrong_code {
+    my ($right) = @_;
+    my $c;
+    do { $c = unique_digits(6) } while $c eq $right;
+    return $c;
 }
 
 # new_convention(%opts) -> {id, name, email, password}; dies unless 201

@@ -11,7 +11,7 @@ package Cvc::Http;
 #   client_ip('192.0.2.110');           # X-Forwarded-For of this file's calls
 #   my $r = api_as($token, GET => '/api/v1/merchant/me');
 #   my @res = parallel(10, sub { my $i = shift; api(GET => "/api/y/$i")->{status} });
-#   wait_until(5, sub { ... });
+#   wait_until(5, sub { ... });  wait_until(5, \&health_ok);
 #   error_ok($r, 422, 'validation_failed', 'bad name');
 #   fields_are($r, ['name'], 'bad name');
 
@@ -26,8 +26,8 @@ use File::Temp ();
 use Cvc::Stack qw(test_env);
 
 our @EXPORT = qw(api ops call api_as auth_header client_ip xff raw_api
-                 url_escape parallel ping_during wait_until error_ok
-                 fields_are);
+                 url_escape parallel ping_during wait_until health_ok
+                 error_ok fields_are);
 our @EXPORT_OK = qw(must);
 
 my $JSON = JSON::PP->new->utf8->canonical->allow_nonref;
@@ -220,6 +220,9 @@ sub wait_until {
         Time::HiRes::sleep(0.1);
     }
 }
+
+# health_ok() -> true if GET /api/v1/health answers 200
+sub health_ok { api(GET => '/api/v1/health')->{status} == 200 }
 
 # error_ok($r, $status, $code, $name): an error in the contract's format
 sub error_ok {

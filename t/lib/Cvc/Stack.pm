@@ -2,23 +2,26 @@ package Cvc::Stack;
 
 # The test stack that scripts/run-tests starts: its environment
 # (CVC_TEST_URL, CVC_TEST_DIR, CVC_OPS_TOKEN, CVC_PG_PORT, CVC_REDIS_PORT,
-# CVC_ROOT), scripts/stack on it, its PostgreSQL and Redis, nginx's logs,
-# and the address the tests' webhook receivers listen on.
+# CVC_ROOT), scripts/stack on it, its PostgreSQL and Redis, nginx's
+# worker and logs, free ports for the tests' own servers, and the address
+# their webhook receivers listen on.
 #
 #   stack('pg-stop');  psql('select 1');  psql_super('show work_mem');
 #   my $rows = psql_json('select id from cvc.beneficiaries');
 #   sql_quote("l'été");  redis_cli('ping');
 #   audit_rows(event => 'login_failed', account => $id);
-#   error_log();  access_log();
+#   error_log();  access_log();  worker_pid();  free_port();
 
 use strict;
 use warnings;
 use Exporter 'import';
+use IO::Socket::INET ();
 use JSON::PP ();
 use POSIX ();
 
 our @EXPORT = qw(stack psql psql_super psql_json sql_quote redis_cli
-                 audit_rows error_log access_log webhook_host);
+                 audit_rows error_log access_log worker_pid free_port
+                 webhook_host);
 our @EXPORT_OK = qw(test_env);
 
 my $JSON = JSON::PP->new->utf8->canonical->allow_nonref;
@@ -122,6 +125,23 @@ sub _log {
 # error_log(), access_log() -> the text of nginx's logs
 sub error_log { return _log('error.log') }
 sub access_log { return _log('access.log') }
+
+# worker_pid() -> the nginx worker (the tests run one)
+sub worker_pid {
+    open my $p, '<', test_env('CVC_TEST_DIR') . '/nginx.pid'
+        or die "nginx.pid: $!";
+    my $master = <$p>;
+    chomp $master;
+    my ($worker) = split /\s+/, `pgrep -P $master`;
+    return $worker;
+}
+
+# free_port() -> a TCP port of 127.0.0.1 that nothing listens on now
+sub free_port {
+    my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
+                                  Proto => 'tcp', Listen => 1) or die $!;
+    return $s->sockport;
+}
 
 # The one loopback address that conf/test.conf lets webhooks reach
 # (cvc_webhook_allow): the tests' receivers listen there; 127.0.0.1 and
