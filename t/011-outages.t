@@ -14,8 +14,6 @@ sub nginx_pid {
     return $pid;
 }
 
-sub health_ok { api(GET => '/api/v1/health')->{status} == 200 }
-
 my $master = nginx_pid();
 ok($master, 'nginx runs');
 ok(wait_until(5, \&health_ok), 'healthy at the start');

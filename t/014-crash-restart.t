@@ -16,7 +16,6 @@ sub pid_in {
     my $pid = <$fh> // '';
     return $pid =~ /^(\d+)/ ? $1 : undef;
 }
-sub health_ok { api(GET => '/api/v1/health')->{status} == 200 }
 
 my $dir = $ENV{CVC_TEST_DIR};
 ok(wait_until(5, \&health_ok), 'healthy at the start');

@@ -5,7 +5,6 @@ use warnings;
 use Test::More;
 use File::Temp qw(tempdir);
 use Cwd qw(abs_path);
-use IO::Socket::INET;
 use lib 't/lib';
 use CvcTest;
 
@@ -14,12 +13,6 @@ my $module = abs_path($ENV{CVC_MODULE} // "$root/build/ngx_http_cvc_module.so");
 my $dir = tempdir('cvc-prod-XXXXXX', TMPDIR => 1, CLEANUP => 1);
 chmod 0755, $dir;
 mkdir "$dir/$_" for qw(logs tmp);
-
-sub free_port {
-    my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
-                                  Proto => 'tcp', Listen => 1) or die $!;
-    return $s->sockport;
-}
 
 my ($port, $ops_port) = (free_port(), free_port());
 my $token = 'p' x 40;

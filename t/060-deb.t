@@ -24,7 +24,6 @@ use Cwd qw(abs_path);
 use Fcntl qw(:flock);
 use File::Temp qw(tempdir);
 use HTTP::Tiny;
-use IO::Socket::INET;
 use JSON::PP ();
 use POSIX ();
 use Time::HiRes qw(sleep);
@@ -75,10 +74,6 @@ sub spew {
     print $fh $text;
     close $fh or die "$file: $!";
     chmod $mode, $file if defined $mode;
-}
-sub free_port {
-    return IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
-                                 Proto => 'tcp', Listen => 1)->sockport;
 }
 # run($cmd) -> its exit status; its output goes to a file, and its last
 # lines to the TAP stream's diagnostics when it fails
@@ -458,7 +453,7 @@ $ENV{PGPASSFILE} = "$dir/owner.pgpass";
 # its own address, not through a load balancer (no X-Forwarded-For)
 sub internal(&) {
     local $ENV{CVC_TEST_URL} = $internal;
-    local $CvcTest::CLIENT_IP;
+    local $Cvc::Http::CLIENT_IP;
     return $_[0]->();
 }
 client_ip('192.0.2.60');

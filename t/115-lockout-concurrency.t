@@ -10,13 +10,10 @@ use lib 't/lib';
 use CvcTest;
 
 client_ip('192.0.2.115');
-END { local $?; reset_clock() if $ENV{CVC_TEST_URL} }
 
 my $conv = new_convention();
 my $pos = new_pos($conv);
 my $other = new_pos($conv);
-
-sub wrong_password { 'Wrong-' . unique_digits(8) . '-password' }
 
 # ---- ten wrong passwords at once --------------------------------------------
 

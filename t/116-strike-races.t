@@ -18,16 +18,6 @@ client_ip('192.0.2.116');
 my $conv = new_convention();
 my $m = merchant_login($conv->{id}, $conv->{password});
 
-sub wrong_secret { 'Wrong-' . unique_digits(8) . '-password' }
-
-# a wrong 6-digit code, never the right one
-sub wrong_code {
-    my ($right) = @_;
-    my $c;
-    do { $c = unique_digits(6) } while $c eq $right;
-    return $c;
-}
-
 # burst($n, $account, $wrong, $right): $n wrong tries at once, and the
 # right one once 3 are wrong or being checked (Redis's cvc:strikes: and
 # cvc:trying: of the account; 50 ms at least, 2 s at most) -> (statuses of
@@ -71,7 +61,7 @@ for my $n (3, 8, 50) {
     my $pos = new_pos($conv);
     my $account = "point_of_sale:$pos->{id}";
     my ($wrong, $right) = burst($n, $account,
-        sub { merchant_login_r($pos->{id}, wrong_secret()) },
+        sub { merchant_login_r($pos->{id}, wrong_password()) },
         sub { merchant_login_r($pos->{id}, $pos->{password}) });
 
     is(scalar(grep { $_ != 401 && $_ != 423 && $_ != 429 } @$wrong), 0,
@@ -117,7 +107,7 @@ for my $n (3, 8, 50) {
     remember_secret($new_code, 'payment_code');
     ($wrong, $right) = burst($n, "customer:$ben2->{id}",
         sub { api_as($c2->{token}, PUT => '/api/v1/customer/payment-code',
-                     { password => wrong_secret(), payment_code => $new_code }) },
+                     { password => wrong_password(), payment_code => $new_code }) },
         sub { api_as($c2->{token}, PUT => '/api/v1/customer/payment-code',
                      { password => $ben2->{password},
                        payment_code => $new_code }) });
@@ -144,7 +134,7 @@ my $pos = new_pos($conv);
 my @res = parallel(3, sub {
     my $i = shift;
     return merchant_login_r($pos->{id},
-                            $i == 0 ? $pos->{password} : wrong_secret())
+                            $i == 0 ? $pos->{password} : wrong_password())
            ->{status};
 });
 is(scalar(grep { $_ == 201 } @res), 1,

@@ -4,13 +4,11 @@
 use strict;
 use warnings;
 use Test::More;
-use POSIX ();
 use Time::HiRes ();
 use lib 't/lib';
 use CvcTest;
 
 client_ip('192.0.2.120');
-END { local $?; reset_clock() if $ENV{CVC_TEST_URL} }
 reset_clock();
 
 my $conv = new_convention();
@@ -22,8 +20,6 @@ sub with_cookie {
     my ($cookie, $method, $path, $body, %h) = @_;
     return call($method, $path, $body, Cookie => "cvc_session=$cookie", %h);
 }
-
-sub utc { POSIX::strftime('%Y-%m-%dT%H:%M:%SZ', gmtime shift) }
 
 # ---- bearer -----------------------------------------------------------------
 
@@ -153,10 +149,10 @@ set_clock('2026-06-24T09:33:00Z');
 my $s1 = merchant_login($pos->{id}, $pos->{password});
 my $s2 = merchant_login($pos->{id}, $pos->{password});
 
-set_clock(utc($t0 + 14 * 60));
+set_clock(utc_time($t0 + 14 * 60));
 is(me($s1->{token})->{status}, 200, 'used after 14 minutes: alive');
 
-set_clock(utc($t0 + 16 * 60));
+set_clock(utc_time($t0 + 16 * 60));
 error_ok(me($s2->{token}), 401, 'unauthenticated', 'idle 16 minutes: gone');
 is(me($s1->{token})->{status}, 200,
    'the one used at +14 min is alive at +16 min (sliding)');
@@ -165,9 +161,9 @@ my $e3 = epoch_of($s3->{expires_at} // '') // 0;
 cmp_ok(abs($e3 - ($t0 + 31 * 60)), '<=', 5,
        'a login at +16 min expires at +31 min');
 
-set_clock(utc($t0 + 30 * 60));
+set_clock(utc_time($t0 + 30 * 60));
 is(me($s1->{token})->{status}, 200, 'used again 14 minutes later: alive');
-set_clock(utc($t0 + 46 * 60));
+set_clock(utc_time($t0 + 46 * 60));
 error_ok(me($s1->{token}), 401, 'unauthenticated',
          'then idle 16 minutes: gone');
 error_ok(me($s2->{token}), 401, 'unauthenticated', 'the idle one stays gone');
@@ -175,11 +171,11 @@ error_ok(me($s2->{token}), 401, 'unauthenticated', 'the idle one stays gone');
 # ---- 12 hours at most ----------------------------------------------------------
 
 my $t1 = epoch_of('2026-06-25T06:00:00Z');
-set_clock(utc($t1));
+set_clock(utc_time($t1));
 my $long = merchant_login($pos->{id}, $pos->{password});
 my @dead;
 for my $k (1 .. 51) {
-    set_clock(utc($t1 + $k * 14 * 60));
+    set_clock(utc_time($t1 + $k * 14 * 60));
     my $st = me($long->{token})->{status};
     push @dead, "+${\ ($k * 14)} min: $st" if $st != 200;
 }
@@ -190,12 +186,12 @@ my $cap = epoch_of($late->{expires_at} // '') // 0;
 cmp_ok(abs($cap - ($t1 + 51 * 14 * 60 + 15 * 60)), '<=', 5,
        'a login at +11 h 54 min expires 15 minutes later (its own 12 h)');
 
-set_clock(utc($t1 + 12 * 3600 + 60));
+set_clock(utc_time($t1 + 12 * 3600 + 60));
 error_ok(me($long->{token}), 401, 'unauthenticated',
          'at +12 h 01 min, though used 7 minutes ago: gone');
 is(me($late->{token})->{status}, 200,
    '... while the session opened at +11 h 54 min lives');
-set_clock(utc($t1 + 52 * 14 * 60));
+set_clock(utc_time($t1 + 52 * 14 * 60));
 error_ok(me($long->{token}), 401, 'unauthenticated',
          'at +12 h 08 min: still gone');
 

@@ -10,7 +10,6 @@ use CvcTest;
 
 client_ip('192.0.2.121');
 
-sub wrong_password { 'Wrong-' . unique_digits(8) . '-password' }
 sub me { api_as($_[0], GET => '/api/v1/merchant/me')->{status} }
 sub customer_me { api_as($_[0], GET => '/api/v1/customer/me')->{status} }
 

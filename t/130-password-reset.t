@@ -5,21 +5,17 @@ use strict;
 use warnings;
 use Test::More;
 use Digest::SHA qw(sha256_hex sha256_base64);
-use POSIX ();
 use lib 't/lib';
 use CvcTest;
 
 client_ip('192.0.2.130');
-END { local $?; reset_clock() if $ENV{CVC_TEST_URL} }
 reset_clock();
 
 my $conv = new_convention();
 my $pos = new_pos($conv);
 my $base = $ENV{CVC_TEST_URL};
 
-sub utc { POSIX::strftime('%Y-%m-%dT%H:%M:%SZ', gmtime shift) }
 sub me { api_as($_[0], GET => '/api/v1/merchant/me') }
-sub wrong_password { 'Wrong-' . unique_digits(8) . '-password' }
 
 sub request_reset {
     my ($login) = @_;
@@ -210,19 +206,19 @@ is(merchant_login_r($p0->{id}, $pw[$won // 0])->{status}, 201,
 my $p1 = new_pos($conv);
 my $p2 = new_pos($conv);
 my $t0 = epoch_of('2026-06-24T09:33:00Z');
-set_clock(utc($t0));
+set_clock(utc_time($t0));
 is(request_reset($p1->{id})->{status}, 202, 'reset for P1 at T');
 is(request_reset($p2->{id})->{status}, 202, 'reset for P2 at T');
 my $tok1 = reset_token($p1->{email}) // 'none';
 my $tok2 = reset_token($p2->{email}) // 'none';
 isnt($tok1, $tok2, 'two tokens');
 
-set_clock(utc($t0 + 59 * 60));
+set_clock(utc_time($t0 + 59 * 60));
 my $new1 = new_password();
 is(confirm($tok1, $new1)->{status}, 204, 'P1 confirms at T + 59 min: 204');
 is(merchant_login_r($p1->{id}, $new1)->{status}, 201, '... new password');
 
-set_clock(utc($t0 + 61 * 60));
+set_clock(utc_time($t0 + 61 * 60));
 $r = confirm($tok2, new_password());
 error_ok($r, 422, 'validation_failed', 'P2 confirms at T + 61 min: expired');
 is(merchant_login_r($p2->{id}, $p2->{password})->{status}, 201,

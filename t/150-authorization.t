@@ -7,7 +7,6 @@ use lib 't/lib';
 use CvcTest;
 
 client_ip('192.0.2.150');
-END { local $?; reset_clock() if $ENV{CVC_TEST_URL} }
 
 my $ca = new_convention(name => 'Hôtel du Port');
 my $a1 = new_pos($ca, name => 'Réception', category => 'accommodation');

@@ -8,7 +8,6 @@ use lib 't/lib';
 use CvcTest;
 
 client_ip('192.0.2.170');
-END { local $?; reset_clock() if $ENV{CVC_TEST_URL} }
 
 my $n = 0;
 sub rid { my ($tag) = @_; return "t170-$tag-" . unique_digits(8) . '-' . ++$n }

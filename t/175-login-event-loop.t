@@ -12,7 +12,6 @@ use lib 't/lib';
 use CvcTest;
 
 client_ip('192.0.2.175');
-END { local $?; reset_clock() if $ENV{CVC_TEST_URL} }
 
 my @conv = map { new_convention() } 1 .. 2;
 my @pos = map { new_pos($conv[0]) } 1 .. 4;

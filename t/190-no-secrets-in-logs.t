@@ -12,7 +12,6 @@ use lib 't/lib';
 use CvcTest;
 
 client_ip('192.0.2.190');
-END { local $?; reset_clock() if $ENV{CVC_TEST_URL} }
 
 # ---- make secrets travel through every path ------------------------------------
 

@@ -13,7 +13,6 @@ use CvcTest;
 binmode(Test::More->builder->$_, ':encoding(UTF-8)')
     for qw(output failure_output todo_output);
 client_ip('192.0.2.200');
-END { local $?; reset_clock() if $ENV{CVC_TEST_URL} }
 
 # Wednesday 24 June 2026, 10:00 in Paris (UTC+2)
 my $clock = set_clock('2026-06-24T08:00:00Z');

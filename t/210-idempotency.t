@@ -14,7 +14,6 @@ use CvcTest;
 binmode(Test::More->builder->$_, ':encoding(UTF-8)')
     for qw(output failure_output todo_output);
 client_ip('192.0.2.210');
-END { local $?; reset_clock() if $ENV{CVC_TEST_URL} }
 reset_clock();
 
 my $conv = new_convention(name => 'Gîtes de la Vallée');

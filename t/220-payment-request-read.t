@@ -12,7 +12,6 @@ use CvcTest;
 binmode(Test::More->builder->$_, ':encoding(UTF-8)')
     for qw(output failure_output todo_output);
 client_ip('192.0.2.220');
-END { local $?; reset_clock() if $ENV{CVC_TEST_URL} }
 reset_clock();
 
 my $ca = new_convention(name => 'Domaine des Cigales');

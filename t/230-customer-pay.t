@@ -15,24 +15,19 @@ use CvcTest;
 binmode(Test::More->builder->$_, ':encoding(UTF-8)')
     for qw(output failure_output todo_output);
 client_ip('192.0.2.230');
-END { local $?; reset_clock() if $ENV{CVC_TEST_URL} }
 
 my $conv = new_convention(name => 'Hôtel Belle Vue');
 my $pos = new_pos($conv, name => 'Réception Belle Vue');
 my $ben = new_beneficiary(balance => 500_000);
 
-# at($time, $customer): the test clock there, and fresh sessions (15 min
-# idle) of the point of sale and the customer ($ben by default). Moving
-# the clock lets the timers expire earlier pre-reservations (and re-credit
-# their customers): a section that moves it has a customer of its own.
-my ($m, $c, $now, $who);
-sub at {
-    my ($when, $b) = @_;
-    $who = $b // $ben;
-    $now = epoch_of(set_clock($when)->{now} // '') // 0;
-    $m = merchant_login($pos->{id}, $pos->{password});
-    $c = customer_login($who->{id}, $who->{password});
-}
+# at($time): the test clock there, and fresh sessions (15 min idle) of the
+# point of sale and the customer $who ($ben unless a section has its own).
+# Moving the clock lets the timers expire earlier pre-reservations (and
+# re-credit their customers): a section that moves it has a customer of
+# its own.
+my ($m, $c, $now);
+my $who = $ben;
+keep_logged_in(\$m => $pos, \$c => \$who);
 sub req { new_request($m->{token}, customer => $who->{id}, @_) }
 sub pay {
     my ($id, %more) = @_;
@@ -59,7 +54,7 @@ sub same_time {
 
 # ---- paid without a delay: validated ------------------------------------------------------
 
-at('2026-06-24T08:00:00Z');     # Wednesday, 10:00 in Paris
+$now = at('2026-06-24T08:00:00Z');     # Wednesday, 10:00 in Paris
 my $bal = balance();
 is($bal, 500_000, 'the balance before');
 my $p = req(amount => 4000);
@@ -111,7 +106,8 @@ for my $case (
      'Thursday 00:30 in Paris (still Wednesday in UTC) + 1: Friday'])
 {
     my ($when, $n, $deadline, $what) = @$case;
-    at($when, new_beneficiary(balance => 10_000));
+    $who = new_beneficiary(balance => 10_000);
+    $now = at($when);
     my $before = balance();
     $p = req(amount => 1000 + $n, validation_delay_days => $n);
     $r = pay($p->{id});
@@ -131,13 +127,6 @@ for my $case (
 
 # ---- wrong payment codes and the lock ---------------------------------------------------------
 
-sub wrong_code {
-    my ($code) = @_;
-    my $w;
-    do { $w = unique_digits(6) } while $w eq $code;
-    return $w;
-}
-
 sub code_error {
     my ($r, $n, $name) = @_;
     local $Test::Builder::Level = $Test::Builder::Level + 1;
@@ -146,7 +135,8 @@ sub code_error {
     like($r->{raw}, qr/"attempts_left"\s*:\s*$n\b/, "$name: a JSON number");
 }
 
-at('2026-06-24T08:00:00Z');
+$who = $ben;
+$now = at('2026-06-24T08:00:00Z');
 $bal = balance();
 my $b3 = new_beneficiary(balance => 10_000);
 my $c3 = customer_login($b3->{id}, $b3->{password});
@@ -368,26 +358,26 @@ error_ok(refuse($c->{token}, 'pr_' . 'e' x 24), 404, 'not_found',
 
 # ---- after pay_by: 409 -------------------------------------------------------------------------
 
-my $b9 = new_beneficiary(balance => 10_000);
-at('2026-09-09T08:00:00Z', $b9);     # Wednesday, 10:00 in Paris
+$who = new_beneficiary(balance => 10_000);
+at('2026-09-09T08:00:00Z');          # Wednesday, 10:00 in Paris
 $bal = balance();
 my $late = req(amount => 900);
 my $deferred = req(amount => 900, mode => 'deferred', pay_by => '2026-09-10');
 my $deferred2 = req(amount => 900, mode => 'deferred', pay_by => '2026-09-10');
 my $in_time = req(amount => 100);
-at('2026-09-09T08:14:00Z', $b9);
+at('2026-09-09T08:14:00Z');
 is(pay($in_time->{id})->{status}, 200,
    'an immediate request, 14 minutes after its creation: 200');
 $bal -= 100;
-at('2026-09-09T08:16:30Z', $b9);
+at('2026-09-09T08:16:30Z');
 error_ok(pay($late->{id}), 409, 'invalid_state',
          'an immediate request, 16 minutes after its creation');
 is(balance(), $bal, '... nothing debited');
-at('2026-09-10T21:58:00Z', $b9);     # 23:58 in Paris on pay_by's day
+at('2026-09-10T21:58:00Z');          # 23:58 in Paris on pay_by's day
 $r = pay($deferred->{id});
 is($r->{status}, 200, 'a deferred request at 23:58 on its pay_by day: 200');
 $bal -= 900;
-at('2026-09-10T22:00:30Z', $b9);     # 00:00:30 in Paris the day after
+at('2026-09-10T22:00:30Z');          # 00:00:30 in Paris the day after
 error_ok(pay($deferred2->{id}), 409, 'invalid_state',
          'a deferred request, 30 seconds after the end of its pay_by day');
 is(balance(), $bal, '... nothing more debited');

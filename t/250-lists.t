@@ -13,7 +13,6 @@ use CvcTest;
 binmode(Test::More->builder->$_, ':encoding(UTF-8)')
     for qw(output failure_output todo_output);
 client_ip('192.0.2.250');
-END { local $?; reset_clock() if $ENV{CVC_TEST_URL} }
 
 my $conv = new_convention(name => 'Parc de loisirs');
 my $posA = new_pos($conv, name => 'Entrée du parc',
@@ -26,11 +25,7 @@ my $ben = new_beneficiary(balance => 1_000_000);
 my $u = unique_digits(6);
 
 my ($admin, $c);
-sub at {
-    set_clock($_[0]);
-    $admin = merchant_login($conv->{id}, $conv->{password});
-    $c = customer_login($ben->{id}, $ben->{password});
-}
+keep_logged_in(\$admin => $conv, \$c => $ben);   # at() logs them in again
 sub make {
     my ($pos, $name, %f) = @_;
     return new_request($admin->{token}, point_of_sale => $pos->{id},

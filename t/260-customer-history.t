@@ -12,18 +12,15 @@ use CvcTest;
 binmode(Test::More->builder->$_, ':encoding(UTF-8)')
     for qw(output failure_output todo_output);
 client_ip('192.0.2.226');
-END { local $?; reset_clock() if $ENV{CVC_TEST_URL} }
 
 my $conv = new_convention(name => 'Les Thermes');
 my $pos = new_pos($conv, name => 'Thermes du Lac',
                   category => 'sports_leisure');
 
+# at($time): the clock there ($now its epoch), fresh sessions of the point
+# of sale and (once there is one) of the customer
 my ($m, $c, $ben, $now);
-sub at {
-    $now = epoch_of(set_clock($_[0])->{now} // '') // 0;
-    $m = merchant_login($pos->{id}, $pos->{password});
-    $c = customer_login($ben->{id}, $ben->{password}) if $ben;
-}
+keep_logged_in(\$m => $pos, \$c => \$ben);
 sub act { api_as($m->{token}, POST => "/api/v1/payment-requests/$_[1]/$_[0]") }
 sub pay {
     my ($p) = @_;
@@ -33,32 +30,32 @@ sub pay {
 
 # Tuesday 7 April 2026, from 10:00 in Paris, one thing every few minutes
 my %t;
-at('2026-04-07T08:00:00Z');
+$now = at('2026-04-07T08:00:00Z');
 $ben = new_beneficiary(balance => 10_000);                $t{credit1} = $now;
 my $ben2 = new_beneficiary(balance => 700);
-at('2026-04-07T08:05:00Z');
+$now = at('2026-04-07T08:05:00Z');
 my $r1 = new_request($m->{token}, customer => $ben->{id}, amount => 4000);
 $t{created1} = $now;
-at('2026-04-07T08:06:00Z');  pay($r1);                    $t{paid1} = $now;
-at('2026-04-07T08:10:00Z');
+$now = at('2026-04-07T08:06:00Z');  pay($r1);             $t{paid1} = $now;
+$now = at('2026-04-07T08:10:00Z');
 my $r2 = new_request($m->{token}, customer => $ben->{email}, amount => 3000,
                      validation_delay_days => 2);
 $t{created2} = $now;
-at('2026-04-07T08:11:00Z');  pay($r2);                    $t{paid2} = $now;
-at('2026-04-07T08:15:00Z');
+$now = at('2026-04-07T08:11:00Z');  pay($r2);             $t{paid2} = $now;
+$now = at('2026-04-07T08:15:00Z');
 is(act(cancel => $r2->{id})->{json}{status}, 'cancelled',
    'a paid pre-reservation of 3000, cancelled by the merchant');
 $t{cancelled2} = $now;
-at('2026-04-07T08:20:00Z');
+$now = at('2026-04-07T08:20:00Z');
 my $r3 = new_request($m->{token}, customer => $ben->{id}, amount => 1000,
                      validation_delay_days => 1);
 $t{created3} = $now;
-at('2026-04-07T08:21:00Z');  pay($r3);                    $t{paid3} = $now;
-at('2026-04-07T08:25:00Z');
+$now = at('2026-04-07T08:21:00Z');  pay($r3);             $t{paid3} = $now;
+$now = at('2026-04-07T08:25:00Z');
 is(act(confirm => $r3->{id})->{json}{status}, 'validated',
    'a paid pre-reservation of 1000, confirmed');
 $t{confirmed3} = $now;
-at('2026-04-07T08:30:00Z');
+$now = at('2026-04-07T08:30:00Z');
 is(ops(POST => "/ops/v1/beneficiaries/$ben->{id}/credits", { amount => 500 },
        xff())->{status}, 201, 'a credit of 500');
 $t{credit2} = $now;

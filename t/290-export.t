@@ -117,14 +117,6 @@ SQL
 is(psql("select count(*) from cvc.payment_requests where point_of_sale_id = '$pos->{id}'"),
    $n + 3, "$n requests more");
 
-sub worker_pid {
-    open my $p, '<', "$ENV{CVC_TEST_DIR}/nginx.pid" or die;
-    my $master = <$p>;
-    chomp $master;
-    my ($worker) = split /\s+/, `pgrep -P $master`;
-    return $worker;
-}
-
 sub rss_kb {
     my ($pid) = @_;
     open my $s, '<', "/proc/$pid/status" or return 0;

@@ -10,30 +10,20 @@ use strict;
 use warnings;
 use utf8;
 use Test::More;
-use POSIX ();
 use lib 't/lib';
 use CvcTest;
 
 binmode(Test::More->builder->$_, ':encoding(UTF-8)')
     for qw(output failure_output todo_output);
 client_ip('198.51.100.30');
-END { local $?; reset_clock() if $ENV{CVC_TEST_URL} }
 
 my $conv = new_convention(name => 'Camping Les Mûriers');
 my $pos = new_pos($conv, name => 'Camping Les Mûriers — accueil');
 
-sub iso { POSIX::strftime('%Y-%m-%dT%H:%M:%SZ', gmtime $_[0]) }
-
-# at($time, $customer): the clock there, fresh sessions (15 min idle on the
-# test clock) of the point of sale and of the customer
+# at($time): the clock there, fresh sessions (15 min idle on the test
+# clock) of the point of sale and of the customer $who
 my ($m, $c, $who);
-sub at {
-    my ($when, $b) = @_;
-    $who = $b if $b;
-    set_clock($when);
-    $m = merchant_login($pos->{id}, $pos->{password});
-    $c = customer_login($who->{id}, $who->{password});
-}
+keep_logged_in(\$m => $pos, \$c => \$who);
 sub req { new_request($m->{token}, customer => $who->{id}, @_) }
 sub pay { pay_request($c->{token}, $_[0], $who->{payment_code}) }
 sub view { get_request($m->{token}, $_[0])->{json} // {} }
@@ -49,20 +39,22 @@ sub near {
     my ($time, $epoch, $name) = @_;
     local $Test::Builder::Level = $Test::Builder::Level + 1;
     ok(is_utc_time($time), "$name: RFC 3339 UTC") or return;
-    cmp_ok(abs(epoch_of($time) - $epoch), '<=', 5, "$name: $time, near " . iso($epoch));
+    cmp_ok(abs(epoch_of($time) - $epoch), '<=', 5,
+           "$name: $time, near " . utc_time($epoch));
 }
 
 # ---- an immediate request: pay_by = created_at + 15 minutes --------------------------
 
 my $ben = new_beneficiary(balance => 100_000);
 my $notify = unique_email('notif-a');
-at('2026-06-10T10:00:00Z', $ben);          # Wednesday, 12:00 in Paris
+$who = $ben;
+at('2026-06-10T10:00:00Z');                # Wednesday, 12:00 in Paris
 my $p = req(amount => 4000, notify_email => $notify);
 my $pay_by = epoch_of($p->{pay_by} // '') // 0;
 near($p->{pay_by}, epoch_of('2026-06-10T10:15:00Z'), 'immediate: pay_by is 15 minutes on');
 
-at(iso($pay_by - 60));                     # (logins take a while: before)
-hold_clock(iso($pay_by - 1), 2.5);
+at(utc_time($pay_by - 60));                # (logins take a while: before)
+hold_clock(utc_time($pay_by - 1), 2.5);
 my $v = view($p->{id});
 is($v->{status}, 'awaiting_payment',
    'one second before pay_by, after the timers ran: still awaiting_payment');
@@ -70,7 +62,7 @@ is($v->{expired_at}, undef, '... no expired_at');
 is(scalar(events_of($p->{id}, 'expired')), 0, '... no expired event');
 is(scalar(mails($notify)), 0, '... no e-mail to the merchant');
 
-set_clock(iso($pay_by + 1));
+set_clock(utc_time($pay_by + 1));
 ok(wait_status($m->{token}, $p->{id}, 'expired', 5),
    'one second after pay_by: expired (by the timer, no call made)');
 $v = view($p->{id});
@@ -132,7 +124,8 @@ my $ben_d = new_beneficiary(balance => 50_000);
 my $notify_c = unique_email('notif-c');
 my $notify_d = unique_email('notif-d');
 
-at('2026-07-09T08:00:00Z', $ben_c);        # Thursday, 10:00 in Paris
+$who = $ben_c;
+at('2026-07-09T08:00:00Z');                # Thursday, 10:00 in Paris
 my $pc = req(amount => 4000, validation_delay_days => 3,
              on_validation_expiry => 'cancel', notify_email => $notify_c);
 $r = pay($pc->{id});
@@ -144,7 +137,8 @@ is($r->{json}{validation_deadline}, '2026-07-15T21:59:59Z',
 is(customer_balance($c->{token}), 46_000, '... the wallet debited');
 is(scalar(wait_mails($notify_c, 1, 5)), 1, '... the merchant told of the payment');
 
-at('2026-07-10T08:00:00Z', $ben_d);        # Friday
+$who = $ben_d;
+at('2026-07-10T08:00:00Z');                # Friday
 my $pd = req(amount => 2500, validation_delay_days => 1,
              on_validation_expiry => 'validate', notify_email => $notify_d);
 $r = pay($pd->{id});
@@ -152,7 +146,7 @@ is($r->{json}{validation_deadline}, '2026-07-13T21:59:59Z',
    'a 1-day pre-reservation paid on Friday: deadline Monday 23:59:59 Paris');
 
 # on_validation_expiry = validate
-at('2026-07-13T21:59:00Z', $ben_d);
+at('2026-07-13T21:59:00Z');
 hold_clock('2026-07-13T21:59:58Z', 2.5);
 is(view($pd->{id})->{status}, 'to_validate',
    'validate on expiry: one second before the deadline, still to_validate');
@@ -173,7 +167,8 @@ is(scalar(events_of($pd->{id}, 'reminder_sent')), 1,
    '... its reminder was sent on the way, once');
 
 # the reminder, 24 hours before 15 July 23:59:59 Paris
-at('2026-07-14T21:59:00Z', $ben_c);
+$who = $ben_c;
+at('2026-07-14T21:59:00Z');
 hold_clock('2026-07-14T21:59:58Z', 2.5);
 is(scalar(events_of($pc->{id}, 'reminder_sent')), 0,
    'one second before deadline - 24 h: no reminder');

@@ -17,7 +17,6 @@ use CvcTest;
 binmode(Test::More->builder->$_, ':encoding(UTF-8)')
     for qw(output failure_output todo_output);
 client_ip('198.51.100.31');
-END { local $?; reset_clock() if $ENV{CVC_TEST_URL} }
 
 my $shop = 'Hôtel Belle Époque & Spa';
 my $conv = new_convention(name => 'Groupe Belle Époque');
@@ -27,11 +26,7 @@ my $notify = unique_email('notif');
 my $EUR = qr/40,00[\x{a0}\x{202f} ]€/;
 
 my ($m, $c);
-sub at {
-    set_clock($_[0]);
-    $m = merchant_login($pos->{id}, $pos->{password});
-    $c = customer_login($ben->{id}, $ben->{password});
-}
+keep_logged_in(\$m => $pos, \$c => $ben);   # at() logs them in again
 sub req {
     new_request($m->{token}, customer => $ben->{id}, amount => 4000,
                 notify_email => $notify, @_);

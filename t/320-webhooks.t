@@ -33,10 +33,7 @@ my $receiver_pid;
 END {
     local $?;
     kill 'KILL', -$receiver_pid if $receiver_pid;   # its process group
-    reset_clock() if $ENV{CVC_TEST_URL};
 }
-
-sub iso { POSIX::strftime('%Y-%m-%dT%H:%M:%SZ', gmtime $_[0]) }
 
 # ---- the receiver ---------------------------------------------------------------------
 
@@ -139,11 +136,7 @@ my $conv = new_convention(name => 'Village Vacances Les Genêts');
 my $pos = new_pos($conv, name => 'Les Genêts — accueil');
 my $ben = new_beneficiary(balance => 100_000);
 my ($m, $c);
-sub at {
-    set_clock($_[0]);
-    $m = merchant_login($pos->{id}, $pos->{password});
-    $c = customer_login($ben->{id}, $ben->{password});
-}
+keep_logged_in(\$m => $pos, \$c => $ben);   # at() logs them in again
 at('2026-06-10T08:00:00Z');                 # Wednesday, 10:00 in Paris
 
 my $r = api_as($m->{token}, PUT => "/api/v1/points-of-sale/$pos->{id}/webhook",
@@ -215,7 +208,7 @@ sub push_clock {
     my ($step, $rounds) = @_;
     for (1 .. $rounds) {
         return 1 unless grep { $_->{status} ne 'delivered' } deliveries();
-        set_clock(iso(time_now() + $step));
+        set_clock(utc_time(time_now() + $step));
         $m = merchant_login($pos->{id}, $pos->{password});
         wait_until(4, sub { !grep { $_->{status} ne 'delivered' } deliveries() });
     }
@@ -340,7 +333,7 @@ ok(wait_until(6, sub {
 $ev5 //= {};
 is($ev5->{status}, 'retrying', '... retrying');
 my $gap1 = epoch_of($ev5->{next_attempt_at} // '') - time_now();
-set_clock(iso(epoch_of($ev5->{next_attempt_at} // '') + 1));
+set_clock(utc_time(epoch_of($ev5->{next_attempt_at} // '') + 1));
 $m = merchant_login($pos->{id}, $pos->{password});
 my $ev5b;
 ok(wait_until(6, sub { ($ev5b) = grep { $_->{id} eq $ev5->{id} } deliveries();
@@ -355,7 +348,7 @@ ok(wait_until(5, sub { ($ev5c) = grep { $_->{id} eq $ev5->{id} } deliveries();
    '... attempted at once, without waiting for its back-off');
 $ev5b = $ev5c if $ev5c;
 my $start = time_now();
-set_clock(iso($start + 23 * 3600));
+set_clock(utc_time($start + 23 * 3600));
 $m = merchant_login($pos->{id}, $pos->{password});
 ok(wait_until(8, sub { my ($d) = grep { $_->{id} eq $ev5->{id} } deliveries();
                        $d->{attempts} > $ev5b->{attempts} }),

@@ -16,21 +16,15 @@ use CvcTest;
 binmode(Test::More->builder->$_, ':encoding(UTF-8)')
     for qw(output failure_output todo_output);
 client_ip('198.51.100.33');
-END { local $?; reset_clock() if $ENV{CVC_TEST_URL} }
 
 my $conv = new_convention(name => 'Domaine des Sources');
 my $pos = new_pos($conv, name => 'Domaine des Sources — hôtel');
 my $posq = new_pos($conv, name => 'Domaine des Sources — spa');
 my $ben = new_beneficiary(balance => 100_000);
 
+# the sessions at() opens again
 my ($m, $mq, $admin, $c);
-sub at {
-    set_clock($_[0]);
-    $m = merchant_login($pos->{id}, $pos->{password});
-    $mq = merchant_login($posq->{id}, $posq->{password});
-    $admin = merchant_login($conv->{id}, $conv->{password});
-    $c = customer_login($ben->{id}, $ben->{password});
-}
+keep_logged_in(\$m => $pos, \$mq => $posq, \$admin => $conv, \$c => $ben);
 sub req {
     my ($token, %f) = @_;
     new_request($token, customer => $ben->{id}, %f);

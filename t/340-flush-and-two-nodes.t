@@ -10,7 +10,6 @@ use strict;
 use warnings;
 use utf8;
 use Test::More;
-use POSIX ();
 use lib 't/lib';
 use CvcTest;
 use CvcNode;
@@ -24,10 +23,8 @@ my $node2;
 END {
     local $?;
     $node2->stop if $node2;
-    reset_clock() if $ENV{CVC_TEST_URL};
 }
 
-sub iso { POSIX::strftime('%Y-%m-%dT%H:%M:%SZ', gmtime $_[0]) }
 sub status_of {
     psql('select status from cvc.payment_requests where id = ' . sql_quote($_[0]));
 }
@@ -36,11 +33,7 @@ my $conv = new_convention(name => 'Gîtes de la Vallée');
 my $pos = new_pos($conv, name => 'Gîtes de la Vallée');
 my $ben = new_beneficiary(balance => 200_000);
 my ($m, $c);
-sub at {
-    set_clock($_[0]);
-    $m = merchant_login($pos->{id}, $pos->{password});
-    $c = customer_login($ben->{id}, $ben->{password});
-}
+keep_logged_in(\$m => $pos, \$c => $ben);   # at() logs them in again
 
 # ---- (a) FLUSHALL: the deadline still fires ----------------------------------------
 
@@ -48,8 +41,8 @@ sub at {
 # the sweep has put the timer in Redis, FLUSHALL
 sub flushed {
     my ($p, $deadline, $what) = @_;
-    at(iso(epoch_of($deadline) - 60));
-    set_clock(iso(epoch_of($deadline) - 2));
+    at(utc_time(epoch_of($deadline) - 60));
+    set_clock(utc_time(epoch_of($deadline) - 2));
     my $member = "deadline:$p->{id}";
     ok(wait_until(3, sub { redis_cli('zscore', 'cvc:timers', $member) =~ /\d/ }),
        "$what: the timer is in Redis before its time");
@@ -131,7 +124,7 @@ ok(wait_until(10, sub {
 
 # all of them due at the same instant
 my ($last) = sort { $b cmp $a } map { $_->{pay_by} } @prs;
-set_clock(iso(epoch_of($last) + 2));
+set_clock(utc_time(epoch_of($last) + 2));
 ok(wait_until(10, sub {
        psql("select count(*) from cvc.payment_requests where status = 'expired' "
             . "and id in ($ids)") == 10 }),

@@ -18,22 +18,20 @@ use warnings;
 use Exporter 'import';
 use IO::Handle ();
 use POSIX ();
-use CvcTest ();
+use Cvc::Stack qw(test_env psql psql_super worker_pid);
+use Cvc::Http qw(client_ip wait_until);
 
 our @EXPORT = qw(export_file export_url export_in_child child_status
                  hold_exports release_exports exports_waiting exports_active
-                 export_backends worker_pid deleted_export_fds
-                 seed_requests);
+                 export_backends deleted_export_fds seed_requests);
 
 # the descriptors of the psql sessions held: a child closes them, else the
 # session would not end when the test lets it go
 my %HELD;
 
-sub _env { CvcTest::_env(@_) }
-
 sub export_url {
     my ($query) = @_;
-    return _env('CVC_TEST_URL') . "/api/v1/payment-requests/export?$query";
+    return test_env('CVC_TEST_URL') . "/api/v1/payment-requests/export?$query";
 }
 
 # export_file($token, $query, $file) -> ($status, $headers, $body): the
@@ -41,7 +39,7 @@ sub export_url {
 sub export_file {
     my ($token, $query, $file) = @_;
     my $url = export_url($query);
-    my $xff = CvcTest::client_ip() // '127.0.0.1';
+    my $xff = client_ip() // '127.0.0.1';
     my $head = `curl -s --max-time 20 -D - -o '$file' -H 'X-Forwarded-For: $xff' -H 'Authorization: Bearer $token' '$url'`;
     my ($status) = $head =~ m{^HTTP/\S+ (\d+)};
     my $body = '';
@@ -58,15 +56,15 @@ sub export_file {
 # read that table.
 sub hold_exports {
     my @cmd = ('psql', '-XAtq', '-v', 'ON_ERROR_STOP=1', '-h', '127.0.0.1',
-               '-p', _env('CVC_PG_PORT'), '-U', 'cvc_owner', '-d', 'cvc');
+               '-p', test_env('CVC_PG_PORT'), '-U', 'cvc_owner', '-d', 'cvc');
     open my $psql, '|-', @cmd or die "psql: $!";
     $psql->autoflush(1);
     print {$psql} "begin;\n"
         . "lock table cvc.points_of_sale in access exclusive mode;\n";
-    CvcTest::wait_until(10, sub {
-        CvcTest::psql("select count(*) from pg_locks where granted and "
-                      . "mode = 'AccessExclusiveLock' and relation = "
-                      . "'cvc.points_of_sale'::regclass") == 1;
+    wait_until(10, sub {
+        psql("select count(*) from pg_locks where granted and "
+             . "mode = 'AccessExclusiveLock' and relation = "
+             . "'cvc.points_of_sale'::regclass") == 1;
     }) or die "hold_exports: no lock\n";
     $HELD{fileno $psql} = 1;
     return $psql;
@@ -112,31 +110,22 @@ my $EXPORT_QUERY = "query like 'select * from cvc.%\\_export(%' "
 
 # exports_waiting() -> how many exports wait for the lock
 sub exports_waiting {
-    return CvcTest::psql_super("select count(*) from pg_stat_activity where "
-                               . "$EXPORT_QUERY and wait_event_type = 'Lock'");
+    return psql_super("select count(*) from pg_stat_activity where "
+                      . "$EXPORT_QUERY and wait_event_type = 'Lock'");
 }
 
 # exports_active() -> how many export queries run in PostgreSQL
 sub exports_active {
-    return CvcTest::psql_super("select count(*) from pg_stat_activity where "
-                               . "$EXPORT_QUERY and state = 'active'");
+    return psql_super("select count(*) from pg_stat_activity where "
+                      . "$EXPORT_QUERY and state = 'active'");
 }
 
 # export_backends() -> the pids of the connections exports use
 sub export_backends {
-    my $pids = CvcTest::psql_super(
+    my $pids = psql_super(
         "select string_agg(pid::text, ' ' order by pid) from pg_stat_activity "
         . "where application_name = 'cvc export'");
     return grep { length } split / /, $pids;
-}
-
-# worker_pid() -> the nginx worker (the tests run one)
-sub worker_pid {
-    open my $p, '<', _env('CVC_TEST_DIR') . '/nginx.pid' or die "nginx.pid: $!";
-    my $master = <$p>;
-    chomp $master;
-    my ($worker) = split /\s+/, `pgrep -P $master`;
-    return $worker;
 }
 
 # deleted_export_fds($pid) -> the worker's descriptors of unlinked export
@@ -157,7 +146,7 @@ sub deleted_export_fds {
 # SQL (ids from $offset on, distinct per test file)
 sub seed_requests {
     my ($pos, $ben, $n, $offset) = @_;
-    CvcTest::psql(<<SQL);
+    psql(<<SQL);
 insert into cvc.payment_requests (id, point_of_sale_id, mode, status, amount,
     allow_partial, basket_number, customer, beneficiary_id,
     validation_delay_days, on_validation_expiry, pay_by, created_by,

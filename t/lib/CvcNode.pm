@@ -12,8 +12,8 @@ use strict;
 use warnings;
 use File::Temp ();
 use HTTP::Tiny;
-use IO::Socket::INET;
-use CvcTest;
+use Cvc::Stack qw(free_port);
+use Cvc::Http qw(wait_until);
 
 sub new {
     my ($class, %o) = @_;
@@ -26,8 +26,7 @@ sub new {
     # (docs/operations.md)
     system('cp', '-p', "$run/payment_code.key", "$dir/payment_code.key") == 0
         or die "can't copy the payment-code key";
-    my $port = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
-                                     Proto => 'tcp', Listen => 1)->sockport;
+    my $port = free_port();
     my ($port1) = $ENV{CVC_TEST_URL} =~ /:(\d+)$/;
     open my $in, '<', "$run/nginx.conf" or die "$run/nginx.conf: $!";
     my $conf = do { local $/; <$in> };
@@ -134,11 +133,11 @@ sub bad_log {
            split /\n/, $self->log;
 }
 
-# api() of CvcTest, sent to this node
+# Cvc::Http's api(), sent to this node
 sub api {
     my ($self, @args) = @_;
     local $ENV{CVC_TEST_URL} = $self->{url};
-    return CvcTest::api(@args);
+    return Cvc::Http::api(@args);
 }
 
 sub DESTROY {
