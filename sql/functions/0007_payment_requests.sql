@@ -205,7 +205,11 @@ comment on function cvc.pr_message(cvc.payment_requests) is
 create or replace function cvc.pr_webhook(p cvc.payment_requests,
                                           p_type text)
 returns void language sql as $$
+    -- the request's JSON only where a webhook will carry it: most points
+    -- of sale have none, and every transition comes here
     select cvc.webhook_event(p.point_of_sale_id, p_type, cvc.pr_json(p), p.id)
+    where exists (select 1 from cvc.points_of_sale
+                  where id = p.point_of_sale_id and webhook_url is not null)
 $$;
 
 comment on function cvc.pr_webhook(cvc.payment_requests, text) is
